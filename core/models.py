@@ -1,0 +1,335 @@
+"""The model zoo: one builder per model and one registry describing them for the UI.
+
+Every model honours one contract: input (32, 32, 3) float32 in [0, 1], output softmax
+probabilities over the 10 CIFAR-10 classes in label order. Normalisation and upscaling live
+inside the model, built from stock Keras layers only, so a saved file loads with plain
+``keras.saving.load_model(path)`` in a process that never imported ``core``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers, regularizers
+
+from core.augment import AugmentConfig
+from core.data import IMAGE_SHAPE, NUM_CLASSES, is_online
+
+
+class WeightsUnavailable(RuntimeError):
+    """ImageNet weights for a transfer model are neither cached nor downloadable."""
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """The recipe ``core.train`` uses for a model unless the command line overrides it."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "constant"  # "constant" or "onecycle" (linear warm-up, cosine decay)
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig.reference)
+    early_stopping: int = 0  # patience in epochs on validation accuracy; 0 = off
+    tta_flip: bool = False  # average predictions on the image and its mirror
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    title: str
+    description: str
+    build: Callable[..., keras.Model]
+    defaults: TrainDefaults
+    last_conv_layer: str
+    transfer: bool = False
+
+
+# --- custom -----------------------------------------------------------------------------------
+
+
+def build_custom() -> keras.Model:
+    """Input - Conv(32)+MaxPool - Conv(32)+MaxPool - Dense(256) - Dense(10, softmax)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=IMAGE_SHAPE),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(32, 3, padding="same", activation="relu", name="last_conv"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ],
+        name="custom",
+    )
+
+
+# --- twelve-conv VGG family -------------------------------------------------------------------
+
+VGG12_BLOCKS: tuple[tuple[int, ...], ...] = ((32, 32), (64, 64), (128, 128), (256,) * 3, (512,) * 3)
+
+
+def build_vgg12() -> keras.Model:
+    """Model 1, exactly the reference listing: BatchNorm + MaxPool after each block."""
+    model = keras.Sequential([keras.Input(shape=IMAGE_SHAPE)], name="vgg12")
+    for block in VGG12_BLOCKS:
+        for filters in block:
+            model.add(layers.Conv2D(filters, (3, 3), padding="same", activation="relu"))
+        model.add(layers.BatchNormalization())
+        model.add(layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)))
+    model.add(layers.Flatten())
+    model.add(layers.Dropout(0.5))
+    model.add(layers.Dense(256, activation="relu", kernel_regularizer=regularizers.l2(0.001)))
+    model.add(layers.Dense(NUM_CLASSES, activation="softmax"))
+    return model
+
+
+# Model 2: the same twelve 3x3 convs in five blocks, wider early blocks, BatchNorm after every
+# conv, pooling only where it pays, global average pooling instead of a big dense head.
+VGG12_OPT_BLOCKS: tuple[tuple[int, ...], ...] = (
+    (64, 64),
+    (128, 128),
+    (256, 256),
+    (256,) * 3,
+    (512,) * 3,
+)
+VGG12_OPT_POOL_AFTER = (True, True, True, True, False)
+
+
+def build_vgg12_opt(
+    blocks: tuple[tuple[int, ...], ...] = VGG12_OPT_BLOCKS,
+    pool_after: tuple[bool, ...] = VGG12_OPT_POOL_AFTER,
+    dropout: float = 0.0,
+) -> keras.Model:
+    """Model 2: the twelve-conv family with BatchNorm after every conv (see registry text)."""
+    inputs = keras.Input(shape=IMAGE_SHAPE)
+    x = inputs
+    for i, (block, pool) in enumerate(zip(blocks, pool_after, strict=True)):
+        for j, filters in enumerate(block):
+            x = layers.Conv2D(
+                filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}_{j + 1}"
+            )(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}_{j + 1}")(x)
+            x = layers.ReLU()(x)
+        if pool:
+            x = layers.MaxPooling2D(name=f"pool{i + 1}")(x)
+    x = layers.GlobalMaxPooling2D()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="vgg12_opt")
+
+
+# --- transfer learning ------------------------------------------------------------------------
+
+_KERAS_WEIGHTS = {
+    "resnet50": (
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "https://storage.googleapis.com/tensorflow/keras-applications/resnet/",
+    ),
+    "vgg16": (
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/",
+    ),
+}
+# ImageNet "caffe" preprocessing shared by ResNet50 and VGG16: RGB in [0, 255] -> BGR minus mean.
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+
+def keras_weights_path(base: str) -> Path:
+    """Where Keras' own download keeps the no-top ImageNet weights of ``base``."""
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return keras_home / "models" / _KERAS_WEIGHTS[base][0]
+
+
+def resolve_weights(base: str, weights: str | None) -> str | None:
+    """Turn "imagenet" / a file / None into what keras.applications takes, or fail clearly."""
+    if weights is None:
+        return None
+    if weights != "imagenet":
+        if not Path(weights).is_file():
+            raise WeightsUnavailable(f"Weights file {weights} does not exist.")
+        return str(weights)
+    cached = keras_weights_path(base)
+    if cached.is_file() or is_online("storage.googleapis.com"):
+        return "imagenet"  # Keras uses its cache, or downloads into it
+    name, url = _KERAS_WEIGHTS[base]
+    raise WeightsUnavailable(
+        f"ImageNet weights for {base} are not cached and cannot be downloaded (offline). "
+        f"Put {name} (from {url}{name}) at {cached}, or pass its path with --weights FILE."
+    )
+
+
+def _caffe_preprocess() -> layers.Layer:
+    """x in [0,1] RGB -> 255*x in BGR minus the ImageNet mean, as a frozen 1x1 convolution."""
+    conv = layers.Conv2D(3, 1, name="imagenet_preprocess", trainable=False)
+    conv.build((None, None, None, 3))
+    kernel = np.zeros((1, 1, 3, 3), dtype=np.float32)
+    for rgb, bgr in ((0, 2), (1, 1), (2, 0)):
+        kernel[0, 0, rgb, bgr] = 255.0
+    conv.set_weights([kernel, -_CAFFE_MEAN_BGR])
+    return conv
+
+
+def build_transfer(
+    base: str = "resnet50",
+    weights: str | None = "imagenet",
+    input_size: int = 128,
+    head_units: int = 256,
+    dropout: float = 0.3,
+) -> keras.Model:
+    """Frozen ImageNet backbone + our head; the 32x32 input is upscaled inside the model."""
+    app = {"resnet50": keras.applications.ResNet50, "vgg16": keras.applications.VGG16}[base]
+    backbone = app(
+        include_top=False,
+        weights=resolve_weights(base, weights),
+        input_shape=(input_size, input_size, 3),
+    )
+    backbone.trainable = False
+    inputs = keras.Input(shape=IMAGE_SHAPE)
+    x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upscale")(inputs)
+    x = _caffe_preprocess()(x)
+    x = backbone(x, training=False)  # keep BatchNorm statistics frozen, also when fine-tuning
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(head_units, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name=f"{base}_transfer")
+
+
+def unfreeze_top(model: keras.Model, n_layers: int) -> int:
+    """Make the top ``n_layers`` of the backbone trainable (BatchNorm stays frozen)."""
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    backbone.trainable = True
+    for layer in backbone.layers[:-n_layers] if n_layers else backbone.layers:
+        layer.trainable = False
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    return sum(layer.trainable for layer in backbone.layers)
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+_TRANSFER_DEFAULTS = TrainDefaults(
+    epochs=10, batch_size=64, lr=1e-3, augment=AugmentConfig(rotation=0.0, shift=0.1, flip=True)
+)
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            name="custom",
+            family="custom",
+            title="Custom CNN",
+            description=(
+                "The small baseline: two 3x3 conv layers of 32 filters, each followed by "
+                "max-pooling, then Dense(256) and a softmax. Fast to train, modest accuracy."
+            ),
+            build=build_custom,
+            defaults=TrainDefaults(
+                epochs=25,
+                batch_size=64,
+                lr=2e-3,
+                schedule="onecycle",
+                augment=AugmentConfig(rotation=10.0, shift=0.1, flip=True),
+            ),
+            last_conv_layer="last_conv",
+        ),
+        ModelSpec(
+            name="vgg12",
+            family="12-layer",
+            title="Model 1 (12-layer VGG)",
+            description=(
+                "The reference twelve-conv VGG16-inspired network, layer for layer: blocks of "
+                "32,32 | 64,64 | 128,128 | 256x3 | 512x3 with BatchNorm and max-pooling after "
+                "each block, Flatten, Dropout 0.5, Dense(256, L2 1e-3), softmax. Only its "
+                "training differs from the reference: flips and shifts, and a one-cycle "
+                "learning-rate schedule."
+            ),
+            build=build_vgg12,
+            defaults=TrainDefaults(
+                epochs=14,
+                batch_size=128,
+                lr=2e-3,
+                schedule="onecycle",
+                augment=AugmentConfig(rotation=0.0, shift=0.125, flip=True),
+            ),
+            last_conv_layer="conv2d_11",
+        ),
+        ModelSpec(
+            name="vgg12_opt",
+            family="12-layer",
+            title="Model 2 (12-layer VGG, optimised)",
+            description=(
+                "The same twelve 3x3 convs in five blocks, changed where measured to help: "
+                "wider early blocks (64,64 | 128,128 | 256,256 | 256x3 | 512x3), BatchNorm "
+                "after every conv, the last max-pool dropped and global max-pooling instead "
+                "of Flatten+Dense, SGD with Nesterov momentum on a one-cycle schedule, label "
+                "smoothing 0.1, weight decay, flip + 4-px shift augmentation and test-time "
+                "flip averaging."
+            ),
+            build=build_vgg12_opt,
+            defaults=TrainDefaults(
+                epochs=18,
+                batch_size=256,
+                lr=0.1,
+                optimizer="sgd",
+                schedule="onecycle",
+                weight_decay=5e-4,
+                label_smoothing=0.1,
+                augment=AugmentConfig(rotation=0.0, shift=0.125, flip=True),
+                tta_flip=True,
+            ),
+            last_conv_layer="conv5_3",
+        ),
+        ModelSpec(
+            name="resnet50_transfer",
+            family="transfer",
+            title="ResNet50 transfer",
+            description=(
+                "ResNet50 with ImageNet weights, frozen, under a new head (global average "
+                "pooling, Dense(256), softmax); 32x32 inputs are upscaled inside the model. "
+                "Optional fine-tuning of the top of the backbone at a low learning rate."
+            ),
+            build=lambda weights="imagenet", input_size=128: build_transfer(
+                "resnet50", weights, input_size
+            ),
+            defaults=_TRANSFER_DEFAULTS,
+            last_conv_layer="conv5_block3_out",
+            transfer=True,
+        ),
+        ModelSpec(
+            name="vgg16_transfer",
+            family="transfer",
+            title="VGG16 transfer",
+            description=(
+                "VGG16 with ImageNet weights, frozen, under the same new head as the ResNet50 "
+                "model; 32x32 inputs are upscaled inside the model."
+            ),
+            build=lambda weights="imagenet", input_size=128: build_transfer(
+                "vgg16", weights, input_size
+            ),
+            defaults=_TRANSFER_DEFAULTS,
+            last_conv_layer="block5_conv3",
+            transfer=True,
+        ),
+    ]
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"Unknown model {name!r}; choose one of {', '.join(REGISTRY)}.") from None

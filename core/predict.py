@@ -1,0 +1,131 @@
+"""Classify image files with the trained models.
+
+    python -m core.predict IMAGE... [--models a,b] [--top-k 3] [--json]
+
+Images of any common format and size go through ``core.images`` (the same validated path as
+the dashboard's uploads). A file that cannot be classified gets a one-line error; the others are
+still classified, and the exit status is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import artifacts
+from core.data import CLASS_NAMES
+from core.images import decode_many
+from core.models import REGISTRY
+
+
+@dataclass(frozen=True)
+class Prediction:
+    model: str
+    probs: np.ndarray  # (10,) softmax probabilities in CIFAR-10 label order
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probs)[:k]
+        return [(CLASS_NAMES[i], float(self.probs[i])) for i in order]
+
+
+class Predictor:
+    """Loaded models by name; one copy per process, safe to call from several threads."""
+
+    def __init__(self, models: dict):
+        self.models = models
+        self._locks = {name: threading.Lock() for name in models}
+
+    @classmethod
+    def from_artifacts(cls, names: list[str] | None = None, root=None) -> tuple[Predictor, dict]:
+        """Load every ready artifact among ``names``; returns the predictor and the failures."""
+        models, failed = {}, {}
+        for name in names or list(REGISTRY):
+            art = artifacts.Artifact(name, root)
+            status = art.status()
+            if not status.ready:
+                failed[name] = f"{status.state}: {status.reason}"
+                continue
+            try:
+                models[name] = art.load_model()
+            except artifacts.ArtifactError as exc:
+                failed[name] = f"broken: {exc}"
+        return cls(models), failed
+
+    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """(N, 32, 32, 3) floats in [0, 1] -> {model: (N, 10) probabilities}."""
+        batch = np.asarray(batch, dtype=np.float32)
+        out = {}
+        for name, model in self.models.items():
+            with self._locks[name]:
+                out[name] = np.asarray(model(batch, training=False), dtype=np.float32)
+        return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.predict",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, GIF)")
+    parser.add_argument("--models", help="comma-separated model names (default: all trained)")
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
+    args = parser.parse_args(argv)
+
+    names = [n.strip() for n in args.models.split(",")] if args.models else None
+    unknown = [n for n in names or [] if n not in REGISTRY]
+    if unknown:
+        print(
+            f"error: unknown model(s) {', '.join(unknown)}; choose from {', '.join(REGISTRY)}",
+            file=sys.stderr,
+        )
+        return 2
+    decoded = decode_many((path, path) for path in args.images)
+    predictor, failed = Predictor.from_artifacts(names, args.artifacts)
+    for name, reason in failed.items():
+        if names:  # models asked for by name must be usable; absent defaults are just skipped
+            print(f"error: model {name} is {reason}", file=sys.stderr)
+    if not predictor.models:
+        print(
+            "error: no trained model is available; train one with python -m core.train",
+            file=sys.stderr,
+        )
+        return 2
+
+    good = [d for d in decoded if d.array is not None]
+    probs = predictor.predict(np.stack([d.array for d in good])) if good else {}
+    results, row = [], {id(d): i for i, d in enumerate(good)}
+    for d in decoded:
+        if d.array is None:
+            print(f"error: {d.error}", file=sys.stderr)
+            results.append({"file": d.name, "error": d.error})
+            continue
+        per_model = {m: Prediction(m, p[row[id(d)]]).top(args.top_k) for m, p in probs.items()}
+        results.append(
+            {
+                "file": d.name,
+                "predictions": {
+                    m: [{"class": c, "probability": round(p, 6)} for c, p in top]
+                    for m, top in per_model.items()
+                },
+            }
+        )
+        if not args.json:
+            print(d.name)
+            for m, top in per_model.items():
+                shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
+                print(f"  {m:<18} {shown}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if any("error" in r for r in results) or (names and failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
