@@ -369,9 +369,13 @@ def split_validation(
         return Split(images, labels, images[:0], labels[:0])
     from sklearn.model_selection import train_test_split
 
-    x_fit, x_val, y_fit, y_val = train_test_split(
-        images, labels, test_size=val_fraction, random_state=seed, stratify=labels
-    )
+    try:
+        parts = train_test_split(
+            images, labels, test_size=val_fraction, random_state=seed, stratify=labels
+        )
+    except ValueError:  # too few images per class to stratify (tiny subsets)
+        parts = train_test_split(images, labels, test_size=val_fraction, random_state=seed)
+    x_fit, x_val, y_fit, y_val = parts
     return Split(x_fit, y_fit, x_val, y_val)
 
 

@@ -49,7 +49,6 @@ class ModelSpec:
     description: str
     build: Callable[..., keras.Model]
     defaults: TrainDefaults
-    last_conv_layer: str
     transfer: bool = False
 
 
@@ -81,9 +80,13 @@ VGG12_BLOCKS: tuple[tuple[int, ...], ...] = ((32, 32), (64, 64), (128, 128), (25
 def build_vgg12() -> keras.Model:
     """Model 1, exactly the reference listing: BatchNorm + MaxPool after each block."""
     model = keras.Sequential([keras.Input(shape=IMAGE_SHAPE)], name="vgg12")
-    for block in VGG12_BLOCKS:
-        for filters in block:
-            model.add(layers.Conv2D(filters, (3, 3), padding="same", activation="relu"))
+    for i, block in enumerate(VGG12_BLOCKS, start=1):
+        for j, filters in enumerate(block, start=1):
+            model.add(
+                layers.Conv2D(
+                    filters, (3, 3), padding="same", activation="relu", name=f"conv{i}_{j}"
+                )
+            )
         model.add(layers.BatchNormalization())
         model.add(layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)))
     model.add(layers.Flatten())
@@ -244,7 +247,6 @@ REGISTRY: dict[str, ModelSpec] = {
                 schedule="onecycle",
                 augment=AugmentConfig(rotation=10.0, shift=0.1, flip=True),
             ),
-            last_conv_layer="last_conv",
         ),
         ModelSpec(
             name="vgg12",
@@ -265,7 +267,6 @@ REGISTRY: dict[str, ModelSpec] = {
                 schedule="onecycle",
                 augment=AugmentConfig(rotation=0.0, shift=0.125, flip=True),
             ),
-            last_conv_layer="conv2d_11",
         ),
         ModelSpec(
             name="vgg12_opt",
@@ -291,7 +292,6 @@ REGISTRY: dict[str, ModelSpec] = {
                 augment=AugmentConfig(rotation=0.0, shift=0.125, flip=True),
                 tta_flip=True,
             ),
-            last_conv_layer="conv5_3",
         ),
         ModelSpec(
             name="resnet50_transfer",
@@ -306,7 +306,6 @@ REGISTRY: dict[str, ModelSpec] = {
                 "resnet50", weights, input_size
             ),
             defaults=_TRANSFER_DEFAULTS,
-            last_conv_layer="conv5_block3_out",
             transfer=True,
         ),
         ModelSpec(
@@ -321,11 +320,20 @@ REGISTRY: dict[str, ModelSpec] = {
                 "vgg16", weights, input_size
             ),
             defaults=_TRANSFER_DEFAULTS,
-            last_conv_layer="block5_conv3",
             transfer=True,
         ),
     ]
 }
+
+
+def last_conv_layer(model: keras.Model) -> keras.layers.Layer:
+    """The deepest Conv2D of ``model`` (searching inside a nested backbone too)."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.Model):
+            return last_conv_layer(layer)
+        if isinstance(layer, layers.Conv2D) and layer.name != "imagenet_preprocess":
+            return layer
+    raise ValueError(f"{model.name} has no convolution layer.")
 
 
 def get_spec(name: str) -> ModelSpec:

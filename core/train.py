@@ -382,7 +382,12 @@ def train(
 
         started = time.time()
         model.fit(
-            train_ds, validation_data=val_ds, epochs=hp.epochs, callbacks=callbacks, verbose=verbose
+            train_ds,
+            validation_data=val_ds,
+            epochs=hp.epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline already shuffles
+            verbose=verbose,
         )
         if spec.transfer and fine_tune_epochs:
             with strategy.scope():
@@ -398,6 +403,7 @@ def train(
                 initial_epoch=hp.epochs,
                 epochs=hp.epochs + fine_tune_epochs,
                 callbacks=callbacks[1:],
+                shuffle=False,
                 verbose=verbose,
             )
         wall = wall_before + time.time() - started

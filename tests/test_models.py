@@ -1,0 +1,150 @@
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from core import models
+from core.models import REGISTRY, WeightsUnavailable, build_transfer, get_spec
+
+
+def _convs(model):
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += _convs(layer)
+        elif isinstance(layer, layers.Conv2D):
+            found.append(layer)
+    return found
+
+
+def _build(name):
+    spec = get_spec(name)
+    return spec.build(weights=None, input_size=32) if spec.transfer else spec.build()
+
+
+def test_model1_is_exactly_the_reference_listing():
+    model = models.build_vgg12()
+    convs = _convs(model)
+    assert [c.filters for c in convs] == [32, 32, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512]
+    assert all(c.kernel_size == (3, 3) and c.padding == "same" for c in convs)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    blocks = "".join(
+        "C"
+        if k == "Conv2D"
+        else "B"
+        if k == "BatchNormalization"
+        else "P"
+        if k == "MaxPooling2D"
+        else "|"
+        for k in kinds
+    )
+    assert blocks == "CCBPCCBPCCBPCCCBPCCCBP||||"
+    assert kinds[-4:] == ["Flatten", "Dropout", "Dense", "Dense"]
+    dropout, dense, out = model.layers[-3:]
+    assert dropout.rate == 0.5 and dense.units == 256
+    assert dense.kernel_regularizer.get_config()["l2"] == pytest.approx(1e-3)
+    assert out.units == 10 and out.activation.__name__ == "softmax"
+
+
+def test_model2_stays_a_twelve_conv_network():
+    assert len(_convs(models.build_vgg12_opt())) == 12
+
+
+def test_custom_has_two_conv_pool_stages_and_a_256_dense():
+    model = models.build_custom()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dense",
+    ]
+    assert [c.filters for c in _convs(model)] == [32, 32] and model.layers[5].units == 256
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_model_honours_the_contract_and_learns_a_step(name):
+    model = _build(name)
+    assert model.input_shape == (None, 32, 32, 3)
+    assert isinstance(models.last_conv_layer(model), layers.Conv2D)
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 32, 32, 3)).astype(np.float32)
+    y = keras.utils.to_categorical(np.arange(8) % 10, 10)
+    probs = np.asarray(model(x))
+    assert probs.shape == (8, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+    model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    changed = [not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)]
+    assert any(changed)
+
+
+@pytest.mark.parametrize("name", ["resnet50_transfer", "vgg16_transfer"])
+def test_transfer_backbone_is_frozen_and_head_trains(name):
+    model = _build(name)
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    assert not backbone.trainable
+    assert model.get_layer("upscale").get_config()["height"] == 32
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert trainable and not trainable & {w.path.split("/")[0] for w in backbone.weights}
+    kept = models.unfreeze_top(model, 5)
+    assert 0 < kept <= 5
+
+
+def test_preprocessing_layer_matches_keras_imagenet_preprocessing():
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 4, 4, 3)).astype(np.float32)
+    ours = np.asarray(models._caffe_preprocess()(x))
+    theirs = keras.applications.resnet50.preprocess_input(x * 255.0)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-3)
+
+
+def test_missing_imagenet_weights_offline_name_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(models, "is_online", lambda *a, **k: False)
+    with pytest.raises(WeightsUnavailable) as err:
+        build_transfer("resnet50", weights="imagenet", input_size=32)
+    message = str(err.value)
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert str(tmp_path / "models") in message and "--weights" in message
+
+
+def test_named_weights_file_must_exist(tmp_path):
+    with pytest.raises(WeightsUnavailable, match="does not exist"):
+        build_transfer("vgg16", weights=str(tmp_path / "w.h5"), input_size=32)
+
+
+def test_unknown_model_name_lists_the_choices():
+    with pytest.raises(KeyError, match="vgg12_opt"):
+        get_spec("vgg19")
+
+
+@pytest.mark.parametrize("name", ["vgg12_opt", "resnet50_transfer"])
+def test_saved_model_loads_without_core(name, tmp_path):
+    model = _build(name)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "expected.npy", np.asarray(model(x)))
+    script = (
+        "import sys, numpy as np, keras\n"
+        f"m = keras.saving.load_model({str(path)!r})\n"
+        f"out = np.asarray(m(np.load({str(tmp_path / 'x.npy')!r})))\n"
+        f"np.testing.assert_allclose(out, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-5)\n"
+        "assert not any(k.startswith('core') for k in sys.modules)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -1,0 +1,248 @@
+"""Train -> artifact -> evaluate -> predict, on tiny data, through the real CLIs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import artifacts, evaluate, predict, train
+from core.train import TrainingLocked, training_lock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_npz, tmp_path_factory):
+    root = tmp_path_factory.mktemp("artifacts")
+    code = train.main(
+        [
+            "custom",
+            "--data",
+            str(tiny_npz),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--artifacts",
+            str(root),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return root
+
+
+def test_artifact_is_complete(trained):
+    folder = trained / "custom"
+    for name in (*artifacts.REQUIRED_FILES, artifacts.CARD_FILE):
+        assert (folder / name).is_file(), name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["hyperparameters"]["epochs"] == 2 and config["seed"] == 0
+    assert config["dataset"]["n_fit"] + config["dataset"]["n_val"] == 200
+    assert config["dataset"]["n_test"] == 60 and len(config["dataset"]["content_hash"]) == 64
+    assert {"tensorflow", "keras", "numpy"} <= set(config["versions"])
+    assert config["wall_time_s"] > 0 and config["machine"]["cpu_count"]
+    history = json.loads((folder / "history.json").read_text())
+    assert len(history["loss"]) == 2 and len(history["val_accuracy"]) == 2
+    assert artifacts.Artifact("custom", trained).status().ready
+    assert not list(trained.glob(".custom*")), "staging folders must not be left behind"
+
+
+def test_stored_probabilities_are_the_models_outputs(trained, tiny_npz):
+    art = artifacts.Artifact("custom", trained)
+    preds = art.predictions()
+    with np.load(tiny_npz) as z:
+        x_test, y_test = z["x_test"], z["y_test"]
+    np.testing.assert_array_equal(preds["y_true"], y_test)
+    model = keras.saving.load_model(art.path / "model.keras")
+    np.testing.assert_allclose(preds["probs"], model.predict(x_test / 255.0, verbose=0), atol=1e-5)
+
+
+def test_evaluate_reproduces_metrics_exactly(trained, capsys):
+    assert evaluate.main(["custom", "--artifacts", str(trained)]) == 0
+    assert "matches" in capsys.readouterr().err
+    metrics = artifacts.Artifact("custom", trained).metrics()
+    assert set(metrics["per_class"]) == set(train.get_spec("custom") and metrics["per_class"])
+    assert sum(map(sum, metrics["confusion_matrix"])) == 60
+
+
+def test_evaluate_detects_a_tampered_metrics_file(trained, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(trained / "custom", tmp_path / "custom")
+    metrics = json.loads((tmp_path / "custom" / "metrics.json").read_text())
+    metrics["accuracy"] += 0.01
+    (tmp_path / "custom" / "metrics.json").write_text(json.dumps(metrics))
+    assert evaluate.main(["custom", "--artifacts", str(tmp_path)]) == 1
+    assert "accuracy" in capsys.readouterr().err
+
+
+def test_predict_classifies_any_size_and_format_and_reports_bad_files(trained, tmp_path, capsys):
+    jpeg, png, bad = tmp_path / "big.jpg", tmp_path / "odd.png", tmp_path / "notes.jpg"
+    Image.new("RGB", (640, 480), (200, 30, 30)).save(jpeg)
+    Image.new("RGBA", (17, 45), (0, 90, 200, 255)).save(png)
+    bad.write_text("this is not an image")
+    code = predict.main(
+        [str(jpeg), str(bad), str(png), "--json", "--top-k", "2", "--artifacts", str(trained)]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    results = json.loads(captured.out)
+    assert [r["file"] for r in results] == [str(jpeg), str(bad), str(png)]
+    assert "not a recognised image file" in results[1]["error"]
+    assert "notes.jpg" in captured.err and len(captured.err.strip().splitlines()) == 1
+    for r in (results[0], results[2]):
+        top = r["predictions"]["custom"]
+        assert len(top) == 2 and top[0]["probability"] >= top[1]["probability"]
+
+
+def test_predict_exit_zero_when_all_files_are_good(trained, tmp_path, capsys):
+    image = tmp_path / "a.webp"
+    Image.new("RGB", (50, 50), (1, 2, 3)).save(image)
+    assert predict.main([str(image), "--models", "custom", "--artifacts", str(trained)]) == 0
+    assert "custom" in capsys.readouterr().out
+
+
+def test_predict_refuses_unknown_and_untrained_models(trained, tmp_path, capsys):
+    image = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(image)
+    assert predict.main([str(image), "--models", "vgg19", "--artifacts", str(trained)]) == 2
+    assert predict.main([str(image), "--models", "custom,vgg12", "--artifacts", str(trained)]) == 1
+    assert "vgg12 is missing" in capsys.readouterr().err
+
+
+def test_killed_run_resumes_from_its_checkpoint(tiny_npz, tmp_path):
+    args = [
+        "custom",
+        "--data",
+        str(tiny_npz),
+        "--epochs",
+        "4",
+        "--batch-size",
+        "8",
+        "--artifacts",
+        str(tmp_path),
+        "--quiet",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.train", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    history_file = artifacts.work_dir("custom", tmp_path) / "history.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if history_file.exists() and json.loads(history_file.read_text())["epochs_done"] >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = json.loads(history_file.read_text())
+    assert 1 <= first["epochs_done"] < 4, "the run should have been killed mid-way"
+    assert not (tmp_path / "custom").exists(), "no artifact before training finished"
+
+    assert train.main([*args, "--resume"]) == 0
+    history = artifacts.Artifact("custom", tmp_path).history()
+    assert len(history["loss"]) == 4
+    assert history["loss"][: first["epochs_done"]] == first["loss"]  # the past is kept, not redone
+    progress = [
+        json.loads(line)
+        for line in (artifacts.work_dir("custom", tmp_path) / "progress.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    epochs_logged = [p["epoch"] for p in progress if p["event"] == "epoch"]
+    assert epochs_logged == list(range(4)), "each epoch trained exactly once across both runs"
+
+
+def test_mirrored_strategy_runs_one_epoch_on_cpu(tiny_npz, tmp_path):
+    assert (
+        train.main(
+            [
+                "custom",
+                "--data",
+                str(tiny_npz),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+                "--distribute",
+                "mirrored",
+                "--artifacts",
+                str(tmp_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    config = artifacts.Artifact("custom", tmp_path).config()
+    assert config["distribute"] == "mirrored" and config["epochs_trained"] == 1
+
+
+def test_transfer_model_trains_end_to_end_without_imagenet_weights(tiny_npz, tmp_path):
+    code = train.main(
+        [
+            "vgg16_transfer",
+            "--weights",
+            "none",
+            "--input-size",
+            "32",
+            "--data",
+            str(tiny_npz),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--fine-tune-epochs",
+            "1",
+            "--fine-tune-layers",
+            "3",
+            "--limit-train",
+            "64",
+            "--limit-test",
+            "20",
+            "--artifacts",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    config = artifacts.Artifact("vgg16_transfer", tmp_path).config()
+    assert config["hyperparameters"]["weights"] is None and config["epochs_trained"] == 2
+
+
+def test_second_run_of_the_same_model_is_refused(tmp_path):
+    with (
+        training_lock("custom", tmp_path),
+        pytest.raises(TrainingLocked, match="already"),
+        training_lock("custom", tmp_path),
+    ):
+        pass
+    assert not (artifacts.work_dir("custom", tmp_path) / "lock").exists()
+
+
+def test_lock_of_a_dead_process_is_taken_over(tmp_path):
+    lock = artifacts.work_dir("custom", tmp_path) / "lock"
+    lock.parent.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(str(dead.pid))
+    with training_lock("custom", tmp_path):
+        assert lock.read_text() == str(os.getpid())
+
+
+def test_missing_data_is_a_one_line_error(tmp_path, capsys):
+    code = train.main(["custom", "--data", str(tmp_path / "none"), "--artifacts", str(tmp_path)])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
