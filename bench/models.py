@@ -1,0 +1,67 @@
+"""One table for every shipped model: size, accuracy, throughput and latency.
+
+    python bench/models.py --data ../shared/datasets/cifar10-jpeg [--calls 200]
+
+Accuracy and macro F1 come from the artifact's metrics.json (test set). Throughput is
+model.predict over the 10,000 test images (batch 500, after one warm-up pass); latency is one
+image per call through ``core.predict.Predictor`` (the path the dashboard uses), warm, median
+and 95th percentile over ``--calls`` calls.
+"""
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from core import artifacts
+from core.data import load_cifar10, scale
+from core.models import REGISTRY
+from core.predict import Predictor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", help="CIFAR-10 source (see README)")
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+
+    x_test = scale(load_cifar10(args.data, progress=False).x_test)
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
+    header = (
+        f"{'model':<18}{'params':>12}{'file MB':>9}{'accuracy':>10}{'F1 macro':>10}"
+        f"{'eval img/s':>12}{'p50 ms':>9}{'p95 ms':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name in REGISTRY:
+        art = artifacts.Artifact(name)
+        status = art.status()
+        if not status.ready:
+            print(f"{name:<18}{status.state}: {status.reason}")
+            continue
+        model = art.load_model()
+        metrics = art.metrics()
+        model.predict(x_test[:500], batch_size=500, verbose=0)
+        start = time.perf_counter()
+        model.predict(x_test, batch_size=500, verbose=0)
+        throughput = len(x_test) / (time.perf_counter() - start)
+
+        predictor = Predictor({name: model})
+        predictor.predict(x_test[:1])
+        latencies = []
+        for i in range(args.calls):
+            start = time.perf_counter()
+            predictor.predict(x_test[i : i + 1])
+            latencies.append((time.perf_counter() - start) * 1000)
+        size_mb = (art.path / artifacts.MODEL_FILE).stat().st_size / 2**20
+        print(
+            f"{name:<18}{model.count_params():>12,}{size_mb:>9.1f}{metrics['accuracy']:>10.4f}"
+            f"{metrics['f1_macro']:>10.4f}{throughput:>12.0f}"
+            f"{np.median(latencies):>9.1f}{np.percentile(latencies, 95):>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

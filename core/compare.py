@@ -1,0 +1,185 @@
+"""Comparisons between trained models, read from their artifacts (no training, no UI).
+
+Everything here works on what an artifact stores (metrics, history, config, test-set
+probabilities), so the dashboard's tables and charts never recompute a metric by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import artifacts
+from core.data import CLASS_NAMES
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def registry_names() -> list[str]:
+    """Model names in registry order (imports the model zoo, hence Keras, lazily)."""
+    from core.models import REGISTRY
+
+    return list(REGISTRY)
+
+
+def statuses(
+    names: list[str] | None = None, root: str | os.PathLike | None = None
+) -> dict[str, artifacts.Status]:
+    """The artifact status of every model (registry order)."""
+    return {n: artifacts.Artifact(n, root).status() for n in names or registry_names()}
+
+
+def artifact_stamp(name: str, root: str | os.PathLike | None = None) -> float:
+    """Changes whenever an artifact is (re)written: the mtime of its metrics file, or 0."""
+    try:
+        return (artifacts.Artifact(name, root).path / artifacts.METRICS_FILE).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def summary_row(name: str, root: str | os.PathLike | None = None) -> dict:
+    """One row of the comparison table for a ready artifact."""
+    art = artifacts.Artifact(name, root)
+    m, cfg = art.metrics(), art.config()
+    ref = m["reference_style"]
+    model_file = art.path / artifacts.MODEL_FILE
+    return {
+        "model": name,
+        "accuracy": m["accuracy"],
+        "top3_accuracy": m["top3_accuracy"],
+        "precision_ref": ref["precision"],
+        "recall_ref": ref["recall"],
+        "f1_ref": ref["f1"],
+        "precision_macro": m["precision_macro"],
+        "recall_macro": m["recall_macro"],
+        "f1_macro": m["f1_macro"],
+        "loss": m["loss"],
+        "parameters": cfg.get("parameters"),
+        "size_mb": model_file.stat().st_size / 1e6 if model_file.is_file() else None,
+        "epochs": cfg.get("epochs_trained"),
+        "train_time_min": cfg["wall_time_s"] / 60 if cfg.get("wall_time_s") is not None else None,
+        "n_test": m["n_test"],
+    }
+
+
+def best_model(rows: list[dict], key: str = "accuracy") -> str | None:
+    return max(rows, key=lambda r: r[key])["model"] if rows else None
+
+
+def history_records(name: str, history: dict) -> list[dict]:
+    """history.json -> long records {model, epoch, metric, split, value} for plotting."""
+    records = []
+    for key in HISTORY_KEYS:
+        for epoch, value in enumerate(history.get(key) or [], start=1):
+            records.append(
+                {
+                    "model": name,
+                    "epoch": epoch,
+                    "metric": key.removeprefix("val_"),
+                    "split": "validation" if key.startswith("val_") else "train",
+                    "value": float(value),
+                }
+            )
+    return records
+
+
+def normalise_rows(cm: np.ndarray | list) -> np.ndarray:
+    """Confusion matrix with each true-class row divided by its total (recall on the diagonal)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    totals = cm.sum(axis=1, keepdims=True)
+    return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+
+
+def most_confused(cm: np.ndarray | list, k: int = 10) -> list[dict]:
+    """The ``k`` largest off-diagonal cells: true class, predicted class, count, share of true."""
+    cm = np.asarray(cm)
+    share = normalise_rows(cm)
+    cells = [(i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
+    cells.sort(key=lambda c: (-cm[c], c))
+    return [
+        {
+            "true": CLASS_NAMES[i],
+            "predicted": CLASS_NAMES[j],
+            "count": int(cm[i, j]),
+            "share_of_true": float(share[i, j]),
+        }
+        for i, j in cells[:k]
+    ]
+
+
+def cell_examples(
+    y_true: np.ndarray, probs: np.ndarray, true_class: int, pred_class: int, limit: int = 24
+) -> tuple[np.ndarray, int]:
+    """Test rows behind one confusion-matrix cell, most confident first, and the cell's total."""
+    y_pred = probs.argmax(axis=1)
+    rows = np.flatnonzero((y_true == true_class) & (y_pred == pred_class))
+    order = np.argsort(-probs[rows, pred_class], kind="stable")
+    return rows[order][:limit], len(rows)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How two models' test-set predictions relate (top-1 classes)."""
+
+    model_a: str
+    model_b: str
+    n: int
+    both_right: int
+    only_a_right: int
+    only_b_right: int
+    both_wrong_same: int
+    both_wrong_different: int
+    disagree_rows: np.ndarray  # test rows where the two top-1 classes differ
+    per_class_agreement: dict[str, float]  # share of each true class where they agree
+
+    @property
+    def agree(self) -> int:
+        return self.both_right + self.both_wrong_same
+
+    @property
+    def agreement_rate(self) -> float:
+        return self.agree / self.n if self.n else 0.0
+
+
+def agreement(
+    model_a: str, probs_a: np.ndarray, model_b: str, probs_b: np.ndarray, y_true: np.ndarray
+) -> Agreement:
+    if probs_a.shape != probs_b.shape or len(y_true) != len(probs_a):
+        raise ValueError(
+            f"{model_a} and {model_b} were evaluated on different test sets "
+            f"({len(probs_a)} vs {len(probs_b)} rows); retrain one on the full test set."
+        )
+    pa, pb = probs_a.argmax(axis=1), probs_b.argmax(axis=1)
+    ra, rb = pa == y_true, pb == y_true
+    same = pa == pb
+    per_class = {
+        cls: float(same[y_true == i].mean()) if (y_true == i).any() else 0.0
+        for i, cls in enumerate(CLASS_NAMES)
+    }
+    return Agreement(
+        model_a=model_a,
+        model_b=model_b,
+        n=len(y_true),
+        both_right=int((ra & rb).sum()),
+        only_a_right=int((ra & ~rb).sum()),
+        only_b_right=int((~ra & rb).sum()),
+        both_wrong_same=int((~ra & ~rb & same).sum()),
+        both_wrong_different=int((~ra & ~rb & ~same).sum()),
+        disagree_rows=np.flatnonzero(~same),
+        per_class_agreement=per_class,
+    )
+
+
+def measure_latency(model, repeats: int = 10) -> float:
+    """Median milliseconds for one 32x32 image through ``model`` (after one warm-up call)."""
+    x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    model(x, training=False)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model(x, training=False)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)

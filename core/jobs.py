@@ -1,0 +1,211 @@
+"""Background training runs for the dashboard: start ``python -m core.train`` and follow it.
+
+A run is a separate process (the UI stays responsive), logging to
+``artifacts/.work/<model>/train.log``; ``core.train`` appends its progress to
+``progress.jsonl`` and holds ``lock`` (its PID) while it runs. This module only starts the
+process and reads those files; it never trains anything itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.artifacts import artifacts_root, work_dir
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOG_FILE = "train.log"
+JOB_FILE = "job.json"
+PROGRESS_FILE = "progress.jsonl"
+LOCK_FILE = "lock"
+
+# Children started by this process, by model name, so they are reaped when they exit.
+_CHILDREN: dict[str, subprocess.Popen] = {}
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    model: str
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str
+    data: str | None = None
+    limit_train: int | None = None
+    limit_test: int | None = None
+    weights: str | None = None  # transfer models: "imagenet", a file, or "none"
+
+    def argv(self, root: str | os.PathLike | None = None) -> list[str]:
+        args = [
+            sys.executable,
+            "-m",
+            "core.train",
+            self.model,
+            "--epochs",
+            str(self.epochs),
+            "--batch-size",
+            str(self.batch_size),
+            "--lr",
+            repr(float(self.lr)),
+            "--optimizer",
+            self.optimizer,
+            "--artifacts",
+            str(artifacts_root(root)),
+        ]
+        if self.data:
+            args += ["--data", self.data]
+        if self.limit_train:
+            args += ["--limit-train", str(self.limit_train)]
+        if self.limit_test:
+            args += ["--limit-test", str(self.limit_test)]
+        if self.weights:
+            args += ["--weights", self.weights]
+        return args
+
+
+@dataclass(frozen=True)
+class JobState:
+    model: str
+    running: bool
+    pid: int | None
+    started: float | None  # epoch seconds, from job.json (runs started by the dashboard)
+    progress: list[dict] = field(default_factory=list)
+    log_tail: str = ""
+    returncode: int | None = None  # known only for runs this process started
+
+    @property
+    def fraction(self) -> float:
+        """Share of the run done, from the last progress record (0 when none yet)."""
+        if not self.progress:
+            return 0.0
+        last = self.progress[-1]
+        epochs = max(1, int(last.get("epochs") or 1))
+        if last.get("event") == "epoch":
+            done = last["epoch"] + 1
+        else:
+            done = last.get("epoch", 0) + (last.get("batch", 0) + 1) / max(
+                1, last.get("steps") or 1
+            )
+        return min(1.0, done / epochs)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def read_progress(name: str, root: str | os.PathLike | None = None) -> list[dict]:
+    """The progress records of the latest run of ``name`` (a half-written last line is skipped)."""
+    path = work_dir(name, root) / PROGRESS_FILE
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _tail(path: Path, n_bytes: int = 4000) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - n_bytes))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def job_state(name: str, root: str | os.PathLike | None = None) -> JobState:
+    """Whether ``name`` is training (by this process or any other), with its progress and log."""
+    work = work_dir(name, root)
+    returncode = None
+    child = _CHILDREN.get(name)
+    if child is not None:
+        returncode = child.poll()  # reaps the child once it exits
+    job = {}
+    with contextlib.suppress(OSError, json.JSONDecodeError):
+        job = json.loads((work / JOB_FILE).read_text())
+    lock_pid = _read_pid(work / LOCK_FILE)
+    pid = lock_pid if lock_pid and pid_alive(lock_pid) else None
+    if pid is None and child is not None and returncode is None:
+        pid = child.pid  # started, still importing TensorFlow: no lock yet
+    elif pid is None and child is None and isinstance(job.get("pid"), int):
+        # Started by an earlier dashboard process moments ago, not holding the lock yet.
+        recent = time.time() - float(job.get("started") or 0) < 60
+        pid = job["pid"] if recent and pid_alive(job["pid"]) else None
+    return JobState(
+        model=name,
+        running=pid is not None,
+        pid=pid,
+        started=job.get("started"),
+        progress=read_progress(name, root),
+        log_tail=_tail(work / LOG_FILE),
+        returncode=returncode,
+    )
+
+
+def start_training(request: TrainRequest, root: str | os.PathLike | None = None) -> int:
+    """Launch the run in the background; returns its PID. Refuses if the model is training."""
+    state = job_state(request.model, root)
+    if state.running:
+        raise RuntimeError(f"{request.model} is already being trained (process {state.pid}).")
+    work = work_dir(request.model, root)
+    work.mkdir(parents=True, exist_ok=True)
+    argv = request.argv(root)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    with open(work / LOG_FILE, "w") as log:
+        log.write("$ " + " ".join(argv[1:]) + "\n")
+        log.flush()
+        child = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # survives a dashboard restart, not tied to its signals
+        )
+    _CHILDREN[request.model] = child
+    (work / JOB_FILE).write_text(
+        json.dumps({"pid": child.pid, "argv": argv, "started": time.time()}) + "\n"
+    )
+    return child.pid
+
+
+def weights_problem(name: str) -> str | None:
+    """For a transfer model, why its ImageNet weights cannot be used here (None if they can)."""
+    from core.models import REGISTRY, WeightsUnavailable, resolve_weights
+
+    spec = REGISTRY[name]
+    if not spec.transfer:
+        return None
+    try:
+        resolve_weights(name.removesuffix("_transfer"), "imagenet")
+    except WeightsUnavailable as exc:
+        return str(exc)
+    return None
