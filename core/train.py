@@ -176,13 +176,15 @@ class ProgressLog(keras.callbacks.Callback):
         self._write({"event": "epoch", "epoch": epoch, "epochs": self.epochs, **logs})
 
 
-def _history_saver(path: Path, history: dict):
-    """Callback keeping the per-epoch history on disk, so a resumed run keeps its past."""
+def _history_saver(path: Path, history: dict, wall_before: float):
+    """Callback keeping the per-epoch history (and wall time so far) on disk for ``--resume``."""
+    started = time.time()
 
     def save(epoch, logs):
         for key, value in (logs or {}).items():
             history.setdefault(key, []).append(float(value))
         history["epochs_done"] = epoch + 1
+        history["wall_time_s"] = wall_before + time.time() - started
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(history))
         os.replace(tmp, path)
@@ -316,6 +318,28 @@ def train(
         augment=augment if augment is not None else d.augment,
     )
     with training_lock(name, artifacts_dir):
+        run_file = artifacts.work_dir(name, artifacts_dir) / "run.json"
+        run = {
+            "hp": {**asdict(hp), "augment": hp.augment.to_dict()},
+            "data": str(data) if data else None,
+            "val_fraction": val_fraction,
+            "seed": seed,
+            "limit_train": limit_train,
+            "limit_test": limit_test,
+            "weights": weights,
+            "input_size": input_size,
+            "fine_tune": [fine_tune_epochs, fine_tune_layers, fine_tune_lr],
+        }
+        if resume and run_file.exists():
+            # Continue the interrupted run exactly as it was started, whatever this call says.
+            run = json.loads(run_file.read_text())
+            hp = TrainDefaults(**{**run["hp"], "augment": AugmentConfig(**run["hp"]["augment"])})
+            data, val_fraction, seed = run["data"], run["val_fraction"], run["seed"]
+            limit_train, limit_test = run["limit_train"], run["limit_test"]
+            weights, input_size = run["weights"], run["input_size"]
+            fine_tune_epochs, fine_tune_layers, fine_tune_lr = run["fine_tune"]
+        else:
+            run_file.write_text(json.dumps(run, indent=2))
         keras.utils.set_random_seed(seed)
         if os.environ.get("CIFAR10_FAST_CONV", "1") == "1":
             from core import fastconv
@@ -339,7 +363,7 @@ def train(
                 f"--resume: no checkpoint in {backup_dir}; starting from scratch.", file=sys.stderr
             )
         history = json.loads(history_path.read_text()) if resume and history_path.exists() else {}
-        wall_before = history.pop("wall_time_s", 0.0)
+        wall_before = history.get("wall_time_s", 0.0)
 
         strategy = make_strategy(distribute)
         augmenter = None
@@ -370,7 +394,7 @@ def train(
             )
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
-            _history_saver(history_path, history),
+            _history_saver(history_path, history, wall_before),
             ProgressLog(progress_path, hp.epochs + fine_tune_epochs, steps),
         ]
         if d.early_stopping and val_ds is not None:

@@ -152,7 +152,8 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_npz, tmp_path):
     assert 1 <= first["epochs_done"] < 4, "the run should have been killed mid-way"
     assert not (tmp_path / "custom").exists(), "no artifact before training finished"
 
-    assert train.main([*args, "--resume"]) == 0
+    # The interrupted run continues with its own settings, not this call's --epochs.
+    assert train.main([*args, "--resume", "--epochs", "9"]) == 0
     history = artifacts.Artifact("custom", tmp_path).history()
     assert len(history["loss"]) == 4
     assert history["loss"][: first["epochs_done"]] == first["loss"]  # the past is kept, not redone
