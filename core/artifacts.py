@@ -113,9 +113,28 @@ class Artifact:
             metrics, preds = self.metrics(), self.predictions()
         except ArtifactError as exc:
             return Status(self.name, "broken", str(exc))
-        if metrics.get("n_test") != len(preds["y_true"]):
-            return Status(self.name, "broken", "metrics.json does not match its predictions")
+        from core.evaluate import compute_metrics, metrics_differences
+
+        diffs = metrics_differences(metrics, compute_metrics(preds["y_true"], preds["probs"]))
+        if diffs:
+            return Status(
+                self.name, "broken", f"metrics.json does not match its predictions ({diffs[0]})"
+            )
         return Status(self.name, "ready")
+
+    def verify_model(self, model, test_images: np.ndarray, atol: float = 1e-3) -> None:
+        """Check ``model`` reproduces the stored probabilities of the first test images.
+
+        ``test_images`` are uint8 images in the artifact's test order (``core.samples``). Catches
+        a model file swapped, retrained or damaged without its metrics and predictions.
+        """
+        stored = self.predictions()["probs"][: len(test_images)]
+        probs = np.asarray(model(test_images.astype(np.float32) / 255.0, training=False))
+        if probs.shape != stored.shape or not np.allclose(probs, stored, atol=atol):
+            raise ArtifactError(
+                f"{self.name}: {MODEL_FILE} does not reproduce its stored test predictions "
+                "(the model and its metrics come from different runs)"
+            )
 
 
 def write_artifact(

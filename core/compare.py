@@ -40,6 +40,19 @@ def artifact_stamp(name: str, root: str | os.PathLike | None = None) -> float:
         return 0.0
 
 
+def artifact_files_key(name: str, root: str | os.PathLike | None = None) -> tuple:
+    """(file, size, mtime) of each required file present: changes when any of them does."""
+    path = artifacts.Artifact(name, root).path
+    key = []
+    for filename in artifacts.REQUIRED_FILES:
+        try:
+            st = (path / filename).stat()
+        except OSError:
+            continue
+        key.append((filename, st.st_size, st.st_mtime_ns))
+    return tuple(key)
+
+
 def summary_row(name: str, root: str | os.PathLike | None = None) -> dict:
     """One row of the comparison table for a ready artifact."""
     art = artifacts.Artifact(name, root)

@@ -28,3 +28,14 @@ def tiny_npz(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "tiny.npz"
     save_npz(make_tiny_dataset(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_npz, tmp_path_factory):
+    """An artifacts folder holding a `custom` model trained for 2 epochs on the tiny data."""
+    from core import train
+
+    root = tmp_path_factory.mktemp("artifacts")
+    args = ["custom", "--data", str(tiny_npz), "--epochs", "2", "--batch-size", "32"]
+    assert train.main([*args, "--artifacts", str(root), "--quiet"]) == 0
+    return root

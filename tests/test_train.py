@@ -19,27 +19,6 @@ from core.train import TrainingLocked, training_lock
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_npz, tmp_path_factory):
-    root = tmp_path_factory.mktemp("artifacts")
-    code = train.main(
-        [
-            "custom",
-            "--data",
-            str(tiny_npz),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "32",
-            "--artifacts",
-            str(root),
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    return root
-
-
 def test_artifact_is_complete(trained):
     folder = trained / "custom"
     for name in (*artifacts.REQUIRED_FILES, artifacts.CARD_FILE):

@@ -1,0 +1,123 @@
+"""Broken artifacts are reported, never fatal; prediction is safe from many threads at once."""
+
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import artifacts, predict
+from core.artifacts import Artifact, ArtifactError
+from core.images import decode_many
+
+
+@pytest.fixture
+def copy_of(trained, tmp_path):
+    shutil.copytree(trained / "custom", tmp_path / "custom")
+    return tmp_path
+
+
+def _status(root):
+    return Artifact("custom", root).status()
+
+
+def test_intact_copy_is_ready(copy_of):
+    assert _status(copy_of).ready
+
+
+def test_missing_model_file_marks_it_broken(copy_of):
+    (copy_of / "custom" / "model.keras").unlink()
+    status = _status(copy_of)
+    assert status.state == "broken" and "model.keras" in status.reason
+
+
+def test_truncated_model_file_fails_to_load_with_a_reason(copy_of):
+    path = copy_of / "custom" / "model.keras"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ArtifactError, match="cannot be loaded"):
+        Artifact("custom", copy_of).load_model()
+
+
+def test_garbage_model_file_fails_to_load_with_a_reason(copy_of):
+    (copy_of / "custom" / "model.keras").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(ArtifactError, match="custom: model.keras cannot be loaded"):
+        Artifact("custom", copy_of).load_model()
+
+
+def test_corrupt_metrics_json_marks_it_broken(copy_of):
+    (copy_of / "custom" / "metrics.json").write_text("{not json")
+    status = _status(copy_of)
+    assert status.state == "broken" and "metrics.json is not valid JSON" in status.reason
+
+
+def test_metrics_that_do_not_match_the_predictions_mark_it_broken(copy_of):
+    path = copy_of / "custom" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["accuracy"] = 0.99
+    path.write_text(json.dumps(metrics))
+    status = _status(copy_of)
+    assert status.state == "broken" and "accuracy" in status.reason
+
+
+def test_model_from_another_run_is_caught_by_verification(copy_of, tiny_npz):
+    import keras
+
+    from core.models import build_custom
+
+    with np.load(tiny_npz) as z:
+        images = z["x_test"][:16]
+    art = Artifact("custom", copy_of)
+    art.verify_model(art.load_model(), images)  # the real pair passes
+    keras.utils.set_random_seed(123)
+    with pytest.raises(ArtifactError, match="does not reproduce"):
+        art.verify_model(build_custom(), images)
+
+
+def test_broken_artifact_leaves_the_others_usable(copy_of, trained):
+    shutil.copytree(trained / "custom", copy_of / "vgg12")
+    (copy_of / "vgg12" / "model.keras").write_bytes(b"broken")
+    predictor, failed = predict.Predictor.from_artifacts(["custom", "vgg12", "vgg12_opt"], copy_of)
+    assert list(predictor.models) == ["custom"]
+    assert failed["vgg12"].startswith("broken") and failed["vgg12_opt"].startswith("missing")
+
+
+def test_interrupted_swap_is_recovered(copy_of):
+    (copy_of / "custom").rename(copy_of / ".custom.old")
+    assert artifacts.recover(copy_of) == ["custom"]
+    assert _status(copy_of).ready
+
+
+def test_eight_threads_get_their_own_answers(trained, tmp_path):
+    """Eight sessions predicting at once through the page's code path, one model copy."""
+    predictor, _ = predict.Predictor.from_artifacts(["custom"], trained)
+    colours = [(255 * (i & 1), 255 * (i >> 1 & 1), 255 * (i >> 2 & 1)) for i in range(8)]
+    uploads = []
+    for i, colour in enumerate(colours):
+        path = tmp_path / f"{i}.png"
+        Image.new("RGB", (40 + i, 30), colour).save(path)
+        uploads.append((path.name, path.read_bytes()))
+    # What each session must see: its own image's probabilities, computed alone.
+    expected = [predictor.predict(decode_many([u])[0].array[None])["custom"][0] for u in uploads]
+
+    results, errors = [None] * 8, []
+    barrier = threading.Barrier(8)
+
+    def session(i):
+        try:
+            barrier.wait()
+            for _ in range(5):
+                decoded = decode_many([uploads[i]])
+                results[i] = predictor.predict(decoded[0].array[None])["custom"][0]
+                np.testing.assert_allclose(results[i], expected[i], atol=1e-5)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(predictor.models) == 1
