@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -186,7 +188,7 @@ def agreement(
     )
 
 
-def measure_latency(model, repeats: int = 10) -> float:
+def measure_latency(model: Callable[..., Any], repeats: int = 10) -> float:
     """Median milliseconds for one 32x32 image through ``model`` (after one warm-up call)."""
     x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
     model(x, training=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 import numpy as np
@@ -76,13 +77,18 @@ def compute_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
-def metrics_differences(stored: dict, recomputed: dict, prefix: str = "") -> list[str]:
-    """Keys whose values differ between two metric dicts (exact comparison)."""
+def metrics_differences(
+    stored: dict, recomputed: dict, rel_tol: float = 0.0, prefix=""
+) -> list[str]:
+    """Keys whose values differ between two metric dicts (exactly, or beyond ``rel_tol``)."""
     diffs = []
     for key in sorted(set(stored) | set(recomputed)):
         a, b = stored.get(key), recomputed.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            diffs += metrics_differences(a, b, f"{prefix}{key}.")
+            diffs += metrics_differences(a, b, rel_tol, f"{prefix}{key}.")
+        elif isinstance(a, float) and isinstance(b, float) and rel_tol:
+            if not math.isclose(a, b, rel_tol=rel_tol):
+                diffs.append(f"{prefix}{key}: stored {a!r}, recomputed {b!r}")
         elif a != b:
             diffs.append(f"{prefix}{key}: stored {a!r}, recomputed {b!r}")
     return diffs

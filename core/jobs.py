@@ -209,3 +209,22 @@ def weights_problem(name: str) -> str | None:
     except WeightsUnavailable as exc:
         return str(exc)
     return None
+
+
+def default_data_source(root: str | os.PathLike | None = None) -> str:
+    """``$CIFAR10_DATA``, else the source an existing artifact was trained on (if still there)."""
+    from core.artifacts import Artifact, ArtifactError
+    from core.data import DATA_ENV
+
+    if os.environ.get(DATA_ENV):
+        return os.environ[DATA_ENV]
+    base = artifacts_root(root)
+    names = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    for name in names:
+        try:
+            source = Artifact(name, root).config().get("dataset", {}).get("source")
+        except (ArtifactError, AttributeError):  # an unreadable artifact just gives no hint
+            continue
+        if source and (REPO_ROOT / source).exists():  # absolute paths survive the join
+            return str((REPO_ROOT / source).resolve())
+    return ""

@@ -89,7 +89,9 @@ def _app(page: str, root, monkeypatch) -> AppTest:
         monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(root))
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90).run()
     assert not at.exception, [e.value for e in at.exception]
-    return at.switch_page(page).run()
+    at.switch_page(page).run()
+    assert "**Models**" in _texts(at.sidebar.markdown), "the page ran through dashboard.py"
+    return at
 
 
 def _ok(at: AppTest) -> None:
@@ -145,11 +147,16 @@ def test_per_class_cell_shows_its_test_images(fake_root, monkeypatch):
     _ok(at)
     at.radio[0].set_value("normalised by true class").run()
     _ok(at)
-    at.selectbox(key="cell_true").set_value("cat")
-    at.selectbox(key="cell_pred").set_value("cat").run()
+    cm = np.array(artifacts.Artifact("custom", fake_root).metrics()["confusion_matrix"])
+    t, p = np.unravel_index(cm.argmax(), cm.shape)
+    true_cls, pred_cls = CLASS_NAMES[t], CLASS_NAMES[p]
+    at.selectbox(key="cell_true").set_value(true_cls)
+    at.selectbox(key="cell_pred").set_value(pred_cls).run()
     _ok(at)
+    assert f"**{cm[t, p]:,}** {true_cls} images predicted as **{pred_cls}**" in _texts(at.markdown)
     captions = [c for img in at.get("image") for c in img.captions]
-    assert captions and all(c.startswith("true cat · pred cat") for c in captions)
+    assert len(captions) == min(24, cm[t, p])
+    assert all(c.startswith(f"true {true_cls} · pred {pred_cls} · ") for c in captions)
 
 
 def test_augmentation_starts_at_reference_and_redraws(tmp_path, monkeypatch):
@@ -157,10 +164,13 @@ def test_augmentation_starts_at_reference_and_redraws(tmp_path, monkeypatch):
     assert at.slider(key="aug_rotation").value == 15.0
     assert at.slider(key="aug_shift").value == 0.1
     assert at.checkbox(key="aug_flip").value is False
-    before = len(at.get("image"))
+    before = [img.value[0] for img in at.get("image")]
     at.button[0].click().run()  # Re-draw
     _ok(at)
-    assert len(at.get("image")) == before == 6 * (5 + 1)
+    after = [img.value[0] for img in at.get("image")]
+    assert len(after) == len(before) == 6 * (5 + 1)  # 6 rows: the original and 5 draws
+    assert after[::6] == before[::6], "same originals"
+    assert after != before, "new random draws"
 
 
 def _png(colour) -> bytes:
@@ -191,8 +201,15 @@ def test_train_page_follows_a_running_job(fake_root, monkeypatch):
     (work / "lock").write_text(str(os.getpid()))  # "running": this very process holds it
     records = [
         {"event": "batch", "epoch": 0, "batch": 0, "steps": 10, "epochs": 2, "loss": 2.3},
-        {"event": "epoch", "epoch": 0, "epochs": 2, "loss": 2.0, "accuracy": 0.2,
-         "val_loss": 2.1, "val_accuracy": 0.19},
+        {
+            "event": "epoch",
+            "epoch": 0,
+            "epochs": 2,
+            "loss": 2.0,
+            "accuracy": 0.2,
+            "val_loss": 2.1,
+            "val_accuracy": 0.19,
+        },
     ]
     (work / "progress.jsonl").write_text("\n".join(map(json.dumps, records)) + "\n{half")
     try:
@@ -205,6 +222,22 @@ def test_train_page_follows_a_running_job(fake_root, monkeypatch):
     finally:
         (work / "lock").unlink()
     assert not jobs.job_state("custom", fake_root).running
+
+
+def test_train_page_starts_a_background_run(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(jobs, "start_training", lambda req, root: started.append(req) or 4242)
+    at = _app("pages/train.py", tmp_path, monkeypatch)
+    at.number_input[0].set_value(3)  # epochs
+    at.text_input[0].set_value("/data/cifar")
+    at.get("form_submit_button")[0].click().run()
+    _ok(at)
+    assert len(started) == 1
+    req = started[0]
+    assert (req.model, req.epochs, req.data, req.limit_train) == ("custom", 3, "/data/cifar", None)
+    argv = req.argv(tmp_path)
+    assert argv[1:4] == ["-m", "core.train", "custom"]
+    assert ["--artifacts", str(tmp_path)] == argv[argv.index("--artifacts") :][:2]
 
 
 def test_train_page_explains_missing_imagenet_weights(tmp_path, monkeypatch):

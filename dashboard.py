@@ -1,0 +1,45 @@
+"""The CIFAR-10 CNN studio: `streamlit run dashboard.py`.
+
+One page per file in ``pages/``; every page only presents what ``core`` computes.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `core` and `ui` from any cwd
+
+import streamlit as st  # noqa: E402
+
+from ui import common  # noqa: E402
+
+st.set_page_config(page_title="CIFAR-10 CNN studio", page_icon=":material/image:", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/comparison.py", title="Model comparison", icon=":material/compare:"),
+    st.Page("pages/per_class.py", title="Per-class metrics", icon=":material/grid_on:"),
+    st.Page("pages/augmentation.py", title="Augmentation preview", icon=":material/shuffle:"),
+    st.Page("pages/live.py", title="Live classification", icon=":material/photo_camera:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+]
+
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.markdown("**Models**")
+    for name, status in common.statuses().items():
+        mark = {
+            "ready": ":green[:material/check_circle:]",
+            "missing": ":gray[:material/radio_button_unchecked:]",
+            "broken": ":orange[:material/warning:]",
+        }[status.state]
+        label = (
+            "ready"
+            if status.ready
+            else ("not trained yet" if status.state == "missing" else "broken")
+        )
+        st.caption(f"{mark} {common.registry()[name].title}: {label}")
+
+page.run()

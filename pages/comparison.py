@@ -1,0 +1,214 @@
+"""Model comparison: a table of every model, per-class F1, training curves, agreement of two."""
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from core import compare
+from core.data import CLASS_NAMES
+from core.reference import DATASET_LABEL
+from ui import common
+
+common.require_dashboard()
+
+st.title("Model comparison")
+ready = common.ready_models()
+missing = [name for name in common.registry() if name not in ready]
+if not ready:
+    common.no_models_message()
+    common.not_trained(missing)
+    st.stop()
+
+# --- the table --------------------------------------------------------------------------------
+measure = st.toggle(
+    "Measure inference latency (loads every model once)",
+    value=True,
+    help="Median time for one image on this machine, measured once per trained artifact.",
+)
+latency = common.latencies() if measure else {}
+rows = []
+for name in ready:
+    s = common.summary(name)
+    rows.append(
+        {
+            "model": common.title(name),
+            "name": name,
+            "accuracy": s["accuracy"],
+            "top-3 accuracy": s["top3_accuracy"],
+            "precision (ref. style)": s["precision_ref"],
+            "recall (ref. style)": s["recall_ref"],
+            "F1 (ref. style)": s["f1_ref"],
+            "precision (macro)": s["precision_macro"],
+            "recall (macro)": s["recall_macro"],
+            "F1 (macro)": s["f1_macro"],
+            "loss": s["loss"],
+            "parameters": s["parameters"],
+            "size (MB)": s["size_mb"],
+            "latency (ms/image)": latency.get(name, np.nan),
+            "epochs": s["epochs"],
+            "training time (min)": s["train_time_min"],
+        }
+    )
+table = pd.DataFrame(rows)
+four = "{:.4f}"
+st.dataframe(
+    table.style.format(
+        {
+            **{c: four for c in table.columns[2:11]},
+            "parameters": "{:,.0f}",
+            "size (MB)": "{:.1f}",
+            "latency (ms/image)": "{:.1f}",
+            "training time (min)": "{:.1f}",
+        },
+        na_rep="–",
+    ),
+    hide_index=True,
+    width="stretch",
+)
+common.dataset_caption(int(common.summary(ready[0])["n_test"]))
+st.caption(
+    "Reference-style precision/recall are Keras Precision/Recall at a 0.5 threshold, pooled "
+    "over classes (how the reference reported them); macro averages each class's score equally. "
+    "Latency is for one image on this machine's CPU, so it also depends on what else is running."
+)
+if missing:
+    with st.expander(f"{len(missing)} model(s) not in the table"):
+        common.not_trained(missing)
+
+# --- per-class F1 -----------------------------------------------------------------------------
+st.header("Per-class F1")
+f1 = pd.DataFrame(
+    [
+        {"model": common.title(name), "class": cls, "F1": m["f1"]}
+        for name in ready
+        for cls, m in common.metrics(name)["per_class"].items()
+    ]
+)
+fig = px.bar(f1, x="class", y="F1", color="model", barmode="group", range_y=[0, 1])
+fig.update_layout(height=400, margin=dict(l=0, r=0, t=30, b=0), legend_title_text="")
+st.plotly_chart(fig, width="stretch")
+
+# --- training curves --------------------------------------------------------------------------
+st.header("Training curves")
+curves = pd.DataFrame(
+    [r for name in ready for r in compare.history_records(common.title(name), common.history(name))]
+)
+if curves.empty:
+    st.info("The artifacts hold no training history.")
+else:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    palette = px.colors.qualitative.Plotly
+    for i, name in enumerate(curves["model"].unique()):
+        for col, metric in enumerate(("loss", "accuracy"), start=1):
+            for split, dash in (("train", "solid"), ("validation", "dash")):
+                part = curves[
+                    (curves["model"] == name)
+                    & (curves["metric"] == metric)
+                    & (curves["split"] == split)
+                ]
+                if part.empty:
+                    continue
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["epoch"],
+                        y=part["value"],
+                        mode="lines+markers",
+                        name=f"{name} · {split}",
+                        legendgroup=f"{name}{split}",
+                        showlegend=col == 1,
+                        line=dict(color=palette[i % len(palette)], dash=dash),
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=420, margin=dict(l=0, r=0, t=40, b=0))
+    st.plotly_chart(fig, width="stretch")
+    st.caption("Solid: training data (augmented); dashed: the held-out validation split.")
+
+# --- two models -------------------------------------------------------------------------------
+st.header("Where two models agree and disagree")
+if len(ready) < 2:
+    st.info(
+        f"Only {common.title(ready[0])} is trained; this section needs two trained models. "
+        + "Train another one on the **Train** page."
+    )
+    st.stop()
+
+left, right = st.columns(2)
+a = left.selectbox("Model A", ready, index=0, format_func=common.title)
+b = right.selectbox("Model B", [n for n in ready if n != a], index=0, format_func=common.title)
+pa, pb = common.predictions(a), common.predictions(b)
+try:
+    agr = compare.agreement(a, pa["probs"], b, pb["probs"], pa["y_true"])
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+
+c = st.columns(5)
+c[0].metric("Agree on the class", f"{agr.agreement_rate:.1%}")
+c[1].metric("Both right", f"{agr.both_right:,}")
+c[2].metric(f"Only {common.title(a)} right", f"{agr.only_a_right:,}")
+c[3].metric(f"Only {common.title(b)} right", f"{agr.only_b_right:,}")
+c[4].metric(
+    "Both wrong",
+    f"{agr.both_wrong_same + agr.both_wrong_different:,}",
+    help=f"{agr.both_wrong_same:,} with the same wrong class, "
+    f"{agr.both_wrong_different:,} with different wrong classes",
+)
+st.caption(f"Out of {agr.n:,} test images of {DATASET_LABEL}.")
+
+left, right = st.columns(2)
+outcome = pd.DataFrame(
+    {
+        "outcome": [
+            "both right",
+            f"only {a} right",
+            f"only {b} right",
+            "both wrong, same class",
+            "both wrong, different classes",
+        ],
+        "images": [
+            agr.both_right,
+            agr.only_a_right,
+            agr.only_b_right,
+            agr.both_wrong_same,
+            agr.both_wrong_different,
+        ],
+    }
+)
+fig = px.bar(outcome, x="images", y="outcome", orientation="h", title="Test images by outcome")
+fig.update_layout(height=340, margin=dict(l=0, r=0, t=40, b=0), yaxis_title="")
+left.plotly_chart(fig, width="stretch")
+per_class = pd.DataFrame(
+    {"class": list(agr.per_class_agreement), "agreement": list(agr.per_class_agreement.values())}
+)
+fig = px.bar(per_class, x="class", y="agreement", range_y=[0, 1], title="Agreement per true class")
+fig.update_layout(height=340, margin=dict(l=0, r=0, t=40, b=0), yaxis_tickformat=".0%")
+right.plotly_chart(fig, width="stretch")
+
+samples = common.test_images()
+if isinstance(samples, str):
+    st.caption(f"Test images unavailable, so no examples: {samples}")
+elif len(samples) != agr.n or not np.array_equal(samples.labels, pa["y_true"]):
+    st.caption("The shipped test images do not match these artifacts' test set; no examples.")
+elif len(agr.disagree_rows):
+    st.subheader("Examples they disagree on")
+    rng = np.random.default_rng(st.session_state.get("disagree_seed", 0))
+    if st.button("Show other examples"):
+        st.session_state["disagree_seed"] = st.session_state.get("disagree_seed", 0) + 1
+        rng = np.random.default_rng(st.session_state["disagree_seed"])
+    rows = rng.choice(agr.disagree_rows, min(12, len(agr.disagree_rows)), replace=False)
+    cols = st.columns(6)
+    for i, row in enumerate(rows):
+        ca, cb = pa["probs"][row].argmax(), pb["probs"][row].argmax()
+        cols[i % 6].image(
+            common.pixelated(samples.images[row]),
+            caption=(
+                f"true {CLASS_NAMES[pa['y_true'][row]]} · {a}: {CLASS_NAMES[ca]} "
+                f"{pa['probs'][row, ca]:.0%} · {b}: {CLASS_NAMES[cb]} {pb['probs'][row, cb]:.0%}"
+            ),
+        )

@@ -1,0 +1,131 @@
+"""Per-class metrics: confusion matrices, per-class scores, most confused pairs, their images."""
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core import compare
+from core.data import CLASS_NAMES
+from ui import common
+
+common.require_dashboard()
+
+st.title("Per-class metrics and confusion matrices")
+ready = common.ready_models()
+if not ready:
+    common.no_models_message()
+    common.not_trained(list(common.registry()))
+    st.stop()
+
+name = st.selectbox("Model", ready, format_func=common.title)
+metrics = common.metrics(name)
+cm = np.asarray(metrics["confusion_matrix"])
+common.dataset_caption(metrics["n_test"])
+
+# --- confusion matrix -------------------------------------------------------------------------
+st.header("Confusion matrix")
+view = st.radio("Show", ["counts", "normalised by true class"], horizontal=True)
+values = cm if view == "counts" else compare.normalise_rows(cm)
+fig = px.imshow(
+    values,
+    x=list(CLASS_NAMES),
+    y=list(CLASS_NAMES),
+    text_auto="d" if view == "counts" else ".0%",
+    color_continuous_scale="Blues",
+    labels=dict(
+        x="predicted class", y="true class", color="images" if view == "counts" else "share"
+    ),
+    aspect="auto",
+)
+# Heatmaps cannot be selected in Plotly, so an invisible marker on each cell takes the clicks.
+grid_x, grid_y = np.meshgrid(range(len(CLASS_NAMES)), range(len(CLASS_NAMES)))
+fig.add_scatter(
+    x=[CLASS_NAMES[i] for i in grid_x.ravel()],
+    y=[CLASS_NAMES[i] for i in grid_y.ravel()],
+    customdata=cm.ravel(),
+    mode="markers",
+    marker=dict(size=28, opacity=0, symbol="square"),
+    hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images<extra></extra>",
+    showlegend=False,
+)
+fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
+fig.update_layout(height=560, margin=dict(l=0, r=0, t=30, b=0))
+event = st.plotly_chart(
+    fig, width="stretch", on_select="rerun", selection_mode="points", key=f"cm_{name}"
+)
+st.caption(
+    "Rows are the true classes, columns what the model predicted; the diagonal holds the "
+    "correct answers. Normalised, each row sums to 100% and the diagonal is the class's recall. "
+    "Click a cell to see its test images below."
+)
+
+# A click on a cell selects it in the pickers below.
+points = event["selection"]["points"] if event and "selection" in event else []
+if points:
+    x, y = points[0].get("x"), points[0].get("y")
+    if x in CLASS_NAMES and y in CLASS_NAMES and (y, x) != st.session_state.get("last_click"):
+        st.session_state["last_click"] = (y, x)
+        st.session_state["cell_true"], st.session_state["cell_pred"] = y, x
+
+# --- per-class table and chart ----------------------------------------------------------------
+st.header("Precision, recall and F1 per class")
+per_class = pd.DataFrame([{"class": cls, **m} for cls, m in metrics["per_class"].items()]).rename(
+    columns={"precision": "precision", "recall": "recall", "f1": "F1"}
+)
+left, right = st.columns([2, 3])
+left.dataframe(
+    per_class.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "F1": "{:.3f}"}),
+    hide_index=True,
+    width="stretch",
+)
+long = per_class.melt(id_vars="class", value_vars=["precision", "recall", "F1"], var_name="metric")
+fig = px.bar(long, x="class", y="value", color="metric", barmode="group", range_y=[0, 1])
+fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
+right.plotly_chart(fig, width="stretch")
+
+# --- most confused pairs ----------------------------------------------------------------------
+st.header("Most confused pairs")
+pairs = pd.DataFrame(compare.most_confused(cm, k=10))
+if pairs.empty:
+    st.info("No mistakes at all on the test set.")
+else:
+    st.dataframe(
+        pairs.style.format({"share_of_true": "{:.1%}"}),
+        hide_index=True,
+        width="stretch",
+        column_config={"share_of_true": "share of the true class"},
+    )
+
+# --- the images behind a cell -----------------------------------------------------------------
+st.header("The test images behind a cell")
+if "cell_true" not in st.session_state and not pairs.empty:
+    st.session_state["cell_true"] = pairs.iloc[0]["true"]
+    st.session_state["cell_pred"] = pairs.iloc[0]["predicted"]
+left, right = st.columns(2)
+true_cls = left.selectbox("True class", CLASS_NAMES, key="cell_true")
+pred_cls = right.selectbox("Predicted class", CLASS_NAMES, key="cell_pred")
+
+samples = common.test_images()
+preds = common.predictions(name)
+if isinstance(samples, str):
+    st.warning(f"The test images are not available: {samples}")
+elif len(samples) != len(preds["y_true"]) or not np.array_equal(samples.labels, preds["y_true"]):
+    st.warning(
+        f"{common.title(name)} was evaluated on a different test set ({len(preds['y_true']):,} "
+        f"images) than the shipped test images ({len(samples):,}), so its rows cannot be shown."
+    )
+else:
+    t, p = CLASS_NAMES.index(true_cls), CLASS_NAMES.index(pred_cls)
+    rows, total = compare.cell_examples(preds["y_true"], preds["probs"], t, p, limit=24)
+    kind = "correct" if t == p else "mistaken"
+    st.write(
+        f"**{total:,}** {true_cls} images predicted as **{pred_cls}** ({kind}); "
+        f"{'showing the most confident ' + str(len(rows)) if total > len(rows) else 'all shown'}."
+    )
+    cols = st.columns(8)
+    for i, row in enumerate(rows):
+        cols[i % 8].image(
+            common.pixelated(samples.images[row]),
+            caption=f"true {true_cls} · pred {pred_cls} · {preds['probs'][row, p]:.0%}",
+        )

@@ -1,0 +1,219 @@
+"""Train: start ``core.train`` in a background process and follow its progress live."""
+
+import os
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from core import jobs
+from core.data import DATA_ENV
+from core.reference import DATASET_LABEL
+from ui import common
+
+common.require_dashboard()
+
+st.title("Train a model")
+st.write(
+    "Training runs in a separate background process, so the dashboard stays usable; progress "
+    "is read from the run's log. When it ends, the new artifact replaces the old one and shows "
+    "up in every page. On a laptop CPU a full run takes from minutes (Custom CNN) to hours."
+)
+
+registry = common.registry()
+status = common.statuses()
+name = st.selectbox(
+    "Model",
+    list(registry),
+    format_func=lambda n: (
+        f"{registry[n].title} ({n}) · " + ("trained" if status[n].ready else "not trained yet")
+    ),
+)
+spec = registry[name]
+st.caption(spec.description)
+d = spec.defaults
+
+weights_flag = None
+blocked = None
+if spec.transfer:
+    problem = common.weights_problem(name)
+    choice = st.radio(
+        "Backbone weights",
+        ["ImageNet", "a weights file", "none (random init, no transfer)"],
+        horizontal=True,
+    )
+    if choice == "ImageNet":
+        if problem:
+            st.warning(f"**ImageNet weights are missing.** {problem}")
+            blocked = "ImageNet weights are missing (see above)."
+        weights_flag = "imagenet"
+    elif choice == "a weights file":
+        weights_flag = st.text_input("Path to the no-top .h5 weights file").strip() or None
+        if not weights_flag:
+            blocked = "Enter the path of a weights file."
+        elif not os.path.isfile(weights_flag):
+            st.warning(f"{weights_flag} does not exist.")
+            blocked = "The weights file does not exist."
+    else:
+        weights_flag = "none"
+        st.caption("Without ImageNet weights this is just a large network trained from scratch.")
+
+with st.form("hyperparameters"):
+    c = st.columns(4)
+    epochs = c[0].number_input("Epochs", 1, 500, d.epochs)
+    batch_size = c[1].number_input("Batch size", 8, 2048, d.batch_size, step=8)
+    lr = c[2].number_input("Learning rate", 1e-6, 1.0, float(d.lr), format="%.5f")
+    optimizers = ["adam", "adamw", "sgd"]
+    optimizer = c[3].selectbox("Optimizer", optimizers, index=optimizers.index(d.optimizer))
+    data = st.text_input(
+        "Data source (folder, tarball or .npz)",
+        value=jobs.default_data_source(common.root()),
+        help=f"Defaults to ${DATA_ENV}, else the source the existing artifacts were trained "
+        "on. Empty: the official download (needs a network).",
+    )
+    c = st.columns(2)
+    limit_train = c[0].number_input("Quick run: training images (0 = all)", 0, 50_000, 0, 1000)
+    limit_test = c[1].number_input("Quick run: test images (0 = all)", 0, 10_000, 0, 1000)
+    st.caption(
+        f"Other settings (schedule {d.schedule}, weight decay {d.weight_decay}, label smoothing "
+        f"{d.label_smoothing}, augmentation {d.augment.to_dict()}) follow the model's recipe."
+    )
+    state = jobs.job_state(name, common.root())
+    submitted = st.form_submit_button(
+        "Start training", type="primary", disabled=state.running or blocked is not None
+    )
+if blocked:
+    st.caption(f"Cannot start: {blocked}")
+if limit_test:
+    st.caption(
+        "A run on a subset of the test set writes an artifact whose test rows do not match "
+        "the shipped test images, so the per-class page cannot show its images."
+    )
+
+if submitted:
+    request = jobs.TrainRequest(
+        model=name,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        lr=float(lr),
+        optimizer=optimizer,
+        data=data.strip() or None,
+        limit_train=int(limit_train) or None,
+        limit_test=int(limit_test) or None,
+        weights=weights_flag,
+    )
+    try:
+        pid = jobs.start_training(request, common.root())
+    except (RuntimeError, OSError) as exc:
+        st.error(f"Could not start training: {exc}")
+    else:
+        st.session_state[f"started_{name}"] = time.time()
+        st.toast(f"Training of {name} started in the background (process {pid}).")
+        st.rerun()  # redraw the form with its button disabled while the run lasts
+
+
+def _curves(progress: list[dict]) -> go.Figure | None:
+    epochs = [r for r in progress if r.get("event") == "epoch"]
+    batches = [r for r in progress if r.get("event") == "batch"]
+    if not epochs and not batches:
+        return None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    for col, metric in enumerate(("loss", "accuracy"), start=1):
+        if batches:
+            x = [r["epoch"] + (r["batch"] + 1) / max(1, r.get("steps") or 1) for r in batches]
+            fig.add_scatter(
+                x=x,
+                y=[r.get(metric) for r in batches],
+                mode="lines",
+                name="train (running, within epoch)",
+                line=dict(color="#9ecae1"),
+                showlegend=col == 1,
+                row=1,
+                col=col,
+            )
+        for key, label, colour in (
+            (metric, "train", "#1f77b4"),
+            (f"val_{metric}", "validation", "#ff7f0e"),
+        ):
+            points = [r for r in epochs if key in r]
+            if points:
+                fig.add_scatter(
+                    x=[r["epoch"] + 1 for r in points],
+                    y=[r[key] for r in points],
+                    mode="lines+markers",
+                    name=f"{label} (end of epoch)",
+                    line=dict(color=colour),
+                    showlegend=col == 1,
+                    row=1,
+                    col=col,
+                )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=380, margin=dict(l=0, r=0, t=40, b=0))
+    return fig
+
+
+@st.fragment(run_every=2)
+def live_progress(model: str) -> None:
+    state = jobs.job_state(model, common.root())
+    if state.running:
+        st.subheader(f"{model}: training (process {state.pid})")
+    elif state.progress or state.log_tail:
+        st.subheader(f"{model}: last run")
+    else:
+        st.caption(f"{model} has no training run to follow yet.")
+        return
+    last = state.progress[-1] if state.progress else None
+    if last:
+        epoch = int(last.get("epoch", 0)) + 1
+        text = f"epoch {epoch} of {last.get('epochs')}"
+        if last.get("event") == "batch":
+            text += f", batch {last['batch'] + 1} of {last.get('steps')}"
+        text += f" · {last.get('time', 0) / 60:.1f} min"
+        st.progress(state.fraction, text=text)
+    elif state.running:
+        st.progress(0.0, text="starting (loading TensorFlow and the data)…")
+    fig = _curves(state.progress)
+    if fig is not None:
+        st.plotly_chart(fig, width="stretch", key=f"live_{model}")
+    if not state.running:
+        art_status = common.statuses()[model]
+        started = state.started or st.session_state.get(f"started_{model}")
+        fresh = art_status.ready and started and common.stamp(model) > started
+        if fresh:
+            m = common.metrics(model)
+            st.success(
+                f"Finished: the new artifact is in place (test accuracy {m['accuracy']:.1%} on "
+                f"{DATASET_LABEL}); the other pages show it now."
+            )
+        elif state.returncode not in (None, 0):
+            st.error(f"The run failed (exit status {state.returncode}); see its log below.")
+    if state.log_tail:
+        with st.expander("Log (last lines)", expanded=not state.running and not state.progress):
+            st.code(state.log_tail[-3000:], language=None)
+
+
+live_progress(name)
+
+others = [n for n in registry if n != name and jobs.job_state(n, common.root()).running]
+if others:
+    st.divider()
+    st.caption("Also training now: " + ", ".join(others))
+    for other in others:
+        with st.container(border=True):
+            live_progress(other)
+
+with st.expander("Runs of every model"):
+    rows = []
+    for n in registry:
+        s = jobs.job_state(n, common.root())
+        rows.append(
+            {
+                "model": n,
+                "state": "training" if s.running else status[n].state,
+                "progress": f"{s.fraction:.0%}" if s.running else "",
+                "process": str(s.pid or ""),
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -1,0 +1,108 @@
+"""Start the dashboard with `streamlit run` on a free port and drive it with Debian's Chromium.
+
+Shared by tests/test_browser.py and bench/browser_timing.py. Never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# Flags for a root, offline, headless Chromium (without them it tries Google's hosts at start).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Navigation label -> (URL path, the page's heading).
+PAGES = {
+    "Overview": ("", "CIFAR-10 CNN studio"),
+    "Model comparison": ("comparison", "Model comparison"),
+    "Per-class metrics": ("per_class", "Per-class metrics and confusion matrices"),
+    "Augmentation preview": ("augmentation", "Augmentation preview"),
+    "Live classification": ("live", "Live classification"),
+    "Train": ("train", "Train a model"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(env: dict | None = None, timeout: float = 180.0):
+    """Yield (base_url, seconds until the server answered its health check)."""
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("streamlit exited during start-up")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError("streamlit did not answer its health check")
+            time.sleep(0.2)
+        yield url, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_rendered(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the page's script has finished running (Streamlit's status widget is gone)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_selector("h1", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
+    )
+
+
+def upload(page, files: list[Path]) -> None:
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+        [str(f) for f in files]
+    )

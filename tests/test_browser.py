@@ -1,0 +1,69 @@
+"""A real browser (Debian's Chromium via Playwright) against `streamlit run dashboard.py`."""
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core import artifacts
+from core.models import REGISTRY
+from tests.browser_harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAGES,
+    ROOT,
+    streamlit_server,
+    upload,
+    wait_rendered,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"),
+]
+SCREENSHOTS = ROOT / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with streamlit_server() as (url, _), playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield url, page
+        browser.close()
+
+
+@pytest.mark.parametrize("label", list(PAGES))
+def test_every_page_renders_without_an_exception(browser_page, label):
+    url, page = browser_page
+    path, heading = PAGES[label]
+    page.goto(f"{url}/{path}")
+    wait_rendered(page)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
+    assert page.locator("h1").first.inner_text().strip() == heading
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_uploaded_image_gets_every_models_prediction(browser_page, tmp_path):
+    url, page = browser_page
+    ready = [n for n in REGISTRY if artifacts.Artifact(n).status().ready]
+    assert ready, "the repository ships trained models"
+    image = tmp_path / "red_car.png"
+    Image.new("RGB", (300, 200), (200, 20, 20)).save(image)
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+
+    page.goto(f"{url}/live")
+    wait_rendered(page)
+    upload(page, [image, bad])
+    page.get_by_text("what the models see (32x32)").wait_for(timeout=120_000)
+    wait_rendered(page)
+    for name in ready:
+        page.get_by_text(f"{REGISTRY[name].title}: ").first.wait_for(timeout=60_000)
+    assert page.get_by_text("notes.jpg: not a recognised image file").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "live_uploaded.png"), full_page=True)
+    assert Path(SCREENSHOTS / "live_uploaded.png").stat().st_size > 0

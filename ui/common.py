@@ -1,0 +1,200 @@
+"""Caching at the boundary between the pages and ``core``, plus a few shared widgets.
+
+Cached functions take the artifacts root and the artifact's stamp (the mtime of its
+metrics file) as arguments, so a retrained model shows up in every page without a restart.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core import artifacts, compare
+from core.data import CLASS_NAMES
+from core.reference import DATASET_LABEL
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
+TRAIN_HINT = "Train it on the **Train** page, or run `python -m core.train {name}`."
+
+
+def root() -> str:
+    return str(artifacts.artifacts_root())
+
+
+@st.cache_resource(show_spinner=False)
+def _registry() -> dict:
+    from core.models import REGISTRY
+
+    return REGISTRY
+
+
+def registry() -> dict:
+    """name -> ModelSpec (imports Keras once per process)."""
+    return _registry()
+
+
+def title(name: str) -> str:
+    spec = registry().get(name)
+    return spec.title if spec else name
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _status(root_: str, name: str, files_key: tuple) -> artifacts.Status:
+    return artifacts.Artifact(name, root_).status()
+
+
+def statuses() -> dict[str, artifacts.Status]:
+    """Every registry model's artifact status, re-checked when one of its files changes."""
+    return {n: _status(root(), n, compare.artifact_files_key(n, root())) for n in registry()}
+
+
+def ready_models() -> list[str]:
+    return [name for name, status in statuses().items() if status.ready]
+
+
+def stamp(name: str) -> float:
+    return compare.artifact_stamp(name, root())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _metrics(root_: str, name: str, stamp_: float) -> dict:
+    return artifacts.Artifact(name, root_).metrics()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(root_: str, name: str, stamp_: float) -> dict:
+    return artifacts.Artifact(name, root_).history()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _summary(root_: str, name: str, stamp_: float) -> dict:
+    return compare.summary_row(name, root_)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _predictions(root_: str, name: str, stamp_: float) -> dict[str, np.ndarray]:
+    return artifacts.Artifact(name, root_).predictions()
+
+
+def metrics(name: str) -> dict:
+    return _metrics(root(), name, stamp(name))
+
+
+def history(name: str) -> dict:
+    return _history(root(), name, stamp(name))
+
+
+def summary(name: str) -> dict:
+    return _summary(root(), name, stamp(name))
+
+
+def predictions(name: str) -> dict[str, np.ndarray]:
+    return _predictions(root(), name, stamp(name))
+
+
+@st.cache_resource(show_spinner="Loading the trained models…", max_entries=2)
+def _predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
+    from core.predict import Predictor
+
+    return Predictor.from_artifacts([name for name, _ in stamps], root_)
+
+
+def predictor():
+    """(Predictor of every ready model, {model: why it is not loaded}); loaded once per process."""
+    names = list(registry())
+    return _predictor(root(), tuple((n, stamp(n)) for n in names))
+
+
+@st.cache_data(show_spinner="Timing the models…", max_entries=8)
+def _latency(root_: str, stamps: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    loaded, _ = _predictor(root_, stamps)
+    return {name: compare.measure_latency(model) for name, model in loaded.models.items()}
+
+
+def latencies() -> dict[str, float]:
+    """Median ms per single image for every loaded model (measured once per artifact)."""
+    return _latency(root(), tuple((n, stamp(n)) for n in registry()))
+
+
+@st.cache_resource(show_spinner="Loading the test images…")
+def _test_images(root_: str):
+    from core.samples import SamplesUnavailable, load_test_images
+
+    try:
+        return load_test_images(root_)
+    except SamplesUnavailable as exc:
+        return str(exc)
+
+
+def test_images():
+    """``core.samples.TestImages``, or a string saying why they are unavailable."""
+    return _test_images(root())
+
+
+@st.cache_data(show_spinner="Looking for the ImageNet weights…", ttl=300)
+def weights_problem(name: str) -> str | None:
+    """Why a transfer model's ImageNet weights are unusable here (checked at most every 5 min)."""
+    from core.jobs import weights_problem as problem
+
+    return problem(name)
+
+
+def dataset_caption(n_test: int | None = None) -> None:
+    size = f"{n_test:,} " if n_test else ""
+    st.caption(f"Measured on the {size}test images of {DATASET_LABEL}.")
+
+
+def not_trained(names: list[str]) -> None:
+    """The clear "not trained yet" state for models without a usable artifact."""
+    all_status = statuses()
+    for name in names:
+        status = all_status[name]
+        if status.state == "missing":
+            st.info(
+                f"**{title(name)}** (`{name}`) is not trained yet. " + TRAIN_HINT.format(name=name)
+            )
+        elif status.state == "broken":
+            st.warning(
+                f"**{title(name)}** (`{name}`) has a broken artifact ({status.reason}). "
+                + TRAIN_HINT.format(name=name)
+            )
+
+
+def no_models_message() -> None:
+    st.info(
+        "No model is trained yet, so there is nothing to show here. "
+        "Train one on the **Train** page, or run `python -m core.train custom`."
+    )
+
+
+def pixelated(image: np.ndarray, scale: int = 4) -> np.ndarray:
+    """Enlarge a small image without smoothing, so its 32x32 pixels stay visible."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    return arr.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def class_name(index: int) -> str:
+    return CLASS_NAMES[int(index)]
+
+
+def require_dashboard() -> None:
+    """Run this page inside ``dashboard.py``'s ``st.navigation``, never on its own.
+
+    Until some session has called ``st.navigation``, Streamlit treats a ``pages/`` folder the
+    pre-navigation way: a fresh server's first visitor who deep-links to ``/comparison`` (and
+    every ``AppTest`` run after ``switch_page``) gets the page file executed alone, without the
+    wide layout and the sidebar. Then this switches that mode off and runs the entry point in
+    this same run (a rerun would drop the button click that caused it); the entry point picks
+    this page again (same URL path) and the outer, standalone run stops.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        runpy.run_path(str(DASHBOARD), run_name="__main__")
+        st.stop()
