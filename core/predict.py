@@ -41,8 +41,18 @@ class Predictor:
         self._locks = {name: threading.Lock() for name in models}
 
     @classmethod
-    def from_artifacts(cls, names: list[str] | None = None, root=None) -> tuple[Predictor, dict]:
-        """Load every ready artifact among ``names``; returns the predictor and the failures."""
+    def from_artifacts(
+        cls,
+        names: list[str] | None = None,
+        root=None,
+        verify_with: tuple[str, np.ndarray] | None = None,
+    ) -> tuple[Predictor, dict]:
+        """Load every ready artifact among ``names``; returns the predictor and the failures.
+
+        ``verify_with`` = (dataset id, its first uint8 test images in test order): a model
+        trained on that dataset that does not reproduce its artifact's stored predictions is
+        refused as broken.
+        """
         models, failed = {}, {}
         for name in names or list(REGISTRY):
             art = artifacts.Artifact(name, root)
@@ -51,7 +61,10 @@ class Predictor:
                 failed[name] = f"{status.state}: {status.reason}"
                 continue
             try:
-                models[name] = art.load_model()
+                model = art.load_model()
+                if verify_with and art.config()["dataset"]["id"] == verify_with[0]:
+                    art.verify_model(model, verify_with[1])
+                models[name] = model
             except artifacts.ArtifactError as exc:
                 failed[name] = f"broken: {exc}"
         return cls(models), failed

@@ -47,6 +47,11 @@ class TestImages:
     labels: np.ndarray
     source: str
 
+    @property
+    def dataset_id(self) -> str:
+        """The id of the dataset these images come from (as in an artifact's config.json)."""
+        return self.source.split(" (shipped copy")[0]
+
     def __len__(self) -> int:
         return len(self.labels)
 

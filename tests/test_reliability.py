@@ -83,6 +83,31 @@ def test_broken_artifact_leaves_the_others_usable(copy_of, trained):
     assert failed["vgg12"].startswith("broken") and failed["vgg12_opt"].startswith("missing")
 
 
+def test_predictor_refuses_a_model_that_does_not_match_its_predictions(copy_of, trained, tiny_npz):
+    shutil.copytree(trained / "custom", copy_of / "vgg12")
+    (copy_of / "vgg12" / "test_predictions.npz").unlink()
+    shutil.copy(copy_of / "custom" / "test_predictions.npz", copy_of / "vgg12")
+    # Swap in another run's predictions and metrics: status alone cannot tell, the model can.
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10), size=60).astype(np.float32)
+    np.savez_compressed(
+        copy_of / "vgg12" / "test_predictions.npz", y_true=np.arange(60) % 10, probs=probs
+    )
+    from core.evaluate import compute_metrics
+
+    (copy_of / "vgg12" / "metrics.json").write_text(
+        json.dumps(compute_metrics(np.arange(60) % 10, probs))
+    )
+    assert Artifact("vgg12", copy_of).status().ready
+    with np.load(tiny_npz) as z:
+        images = z["x_test"][:16]
+    predictor, failed = predict.Predictor.from_artifacts(
+        ["custom", "vgg12"], copy_of, verify_with=("tiny", images)
+    )
+    assert list(predictor.models) == ["custom"]
+    assert "does not reproduce its stored test predictions" in failed["vgg12"]
+
+
 def test_interrupted_swap_is_recovered(copy_of):
     (copy_of / "custom").rename(copy_of / ".custom.old")
     assert artifacts.recover(copy_of) == ["custom"]

@@ -99,7 +99,9 @@ def predictions(name: str) -> dict[str, np.ndarray]:
 def _predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
     from core.predict import Predictor
 
-    return Predictor.from_artifacts([name for name, _ in stamps], root_)
+    samples = _test_images(root_)
+    check = None if isinstance(samples, str) else (samples.dataset_id, samples.images[:32])
+    return Predictor.from_artifacts([name for name, _ in stamps], root_, verify_with=check)
 
 
 def predictor():
