@@ -6,6 +6,7 @@ one-line error (from ``core.images``) while the good ones are still classified.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -34,9 +35,9 @@ class Classified:
 
 
 def classify_files(
-    predictor: Predictor, files: Iterable[tuple[str, bytes]], k: int = 3
+    predictor: Predictor, files: Iterable[tuple[str, bytes | str | os.PathLike]], k: int = 3
 ) -> list[Classified]:
-    """Decode every (name, bytes) and run all of ``predictor``'s models on the good ones."""
+    """Decode every (name, bytes or path) and run all of ``predictor``'s models on the good ones."""
     decoded = decode_many(files)
     good = [d for d in decoded if d.array is not None]
     probs = (

@@ -19,7 +19,6 @@ import numpy as np
 
 from core import artifacts
 from core.data import CLASS_NAMES
-from core.images import decode_many
 from core.models import REGISTRY
 
 
@@ -62,7 +61,8 @@ class Predictor:
                 continue
             try:
                 model = art.load_model()
-                if verify_with and art.config()["dataset"]["id"] == verify_with[0]:
+                trained_on = art.config().get("dataset", {}).get("id")
+                if verify_with and trained_on == verify_with[0]:
                     art.verify_model(model, verify_with[1])
                 models[name] = model
             except artifacts.ArtifactError as exc:
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    decoded = decode_many((path, path) for path in args.images)
+    from core.classify import classify_files  # it builds on this module
+
     predictor, failed = Predictor.from_artifacts(names, args.artifacts)
     for name, reason in failed.items():
         if names:  # models asked for by name must be usable; absent defaults are just skipped
@@ -112,27 +113,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    good = [d for d in decoded if d.array is not None]
-    probs = predictor.predict(np.stack([d.array for d in good])) if good else {}
-    results, row = [], {id(d): i for i, d in enumerate(good)}
-    for d in decoded:
-        if d.array is None:
-            print(f"error: {d.error}", file=sys.stderr)
-            results.append({"file": d.name, "error": d.error})
+    results = []
+    for res in classify_files(predictor, ((path, path) for path in args.images), k=args.top_k):
+        if res.error:
+            print(f"error: {res.error}", file=sys.stderr)
+            results.append({"file": res.name, "error": res.error})
             continue
-        per_model = {m: Prediction(m, p[row[id(d)]]).top(args.top_k) for m, p in probs.items()}
         results.append(
             {
-                "file": d.name,
+                "file": res.name,
                 "predictions": {
                     m: [{"class": c, "probability": round(p, 6)} for c, p in top]
-                    for m, top in per_model.items()
+                    for m, top in res.top.items()
                 },
             }
         )
         if not args.json:
-            print(d.name)
-            for m, top in per_model.items():
+            print(res.name)
+            for m, top in res.top.items():
                 shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
                 print(f"  {m:<18} {shown}")
     if args.json:

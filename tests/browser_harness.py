@@ -106,3 +106,9 @@ def upload(page, files: list[Path]) -> None:
     page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
         [str(f) for f in files]
     )
+
+
+def wait_for_predictions(page, titles: list[str], timeout_ms: int = 120_000) -> None:
+    """Wait until every model's bar chart (Plotly title "<model title>: <class>") is drawn."""
+    for title in titles:
+        page.locator(".gtitle", has_text=f"{title}: ").first.wait_for(timeout=timeout_ms)

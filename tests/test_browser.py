@@ -15,6 +15,7 @@ from tests.browser_harness import (
     ROOT,
     streamlit_server,
     upload,
+    wait_for_predictions,
     wait_rendered,
 )
 
@@ -61,8 +62,7 @@ def test_uploaded_image_gets_every_models_prediction(browser_page, tmp_path):
     upload(page, [image, bad])
     page.get_by_text("what the models see (32x32)").wait_for(timeout=120_000)
     wait_rendered(page)
-    for name in ready:
-        page.get_by_text(f"{REGISTRY[name].title}: ").first.wait_for(timeout=60_000)
+    wait_for_predictions(page, [REGISTRY[name].title for name in ready])
     assert page.get_by_text("notes.jpg: not a recognised image file").count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SCREENSHOTS / "live_uploaded.png"), full_page=True)
