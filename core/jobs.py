@@ -105,6 +105,39 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+class TrainingLocked(RuntimeError):
+    """Another training run of the same model is in progress."""
+
+
+@contextlib.contextmanager
+def training_lock(name: str, root=None):
+    """One run per model at a time: a lock file holding the owner's PID."""
+    work = work_dir(name, root)
+    work.mkdir(parents=True, exist_ok=True)
+    lock = work / LOCK_FILE
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            owner = lock.read_text().strip() or "?"
+            if owner.isdigit() and not pid_alive(int(owner)):
+                lock.unlink(missing_ok=True)  # its owner died without cleaning up
+                continue
+            raise TrainingLocked(
+                f"{name} is already being trained (process {owner}; lock file {lock}). Wait "
+                "for it to finish, or delete the lock file if that process is gone."
+            ) from None
+    else:
+        raise TrainingLocked(f"Could not take the lock {lock}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def _read_pid(path: Path) -> int | None:
     try:
         text = path.read_text().strip()

@@ -11,7 +11,6 @@ set and ``artifacts/MODEL/`` is replaced atomically with the new artifact.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -29,50 +28,8 @@ from core import artifacts
 from core.augment import AugmentConfig
 from core.data import DataError, load_cifar10, one_hot, split_validation, subset
 from core.evaluate import compute_metrics
+from core.jobs import TrainingLocked, training_lock
 from core.models import REGISTRY, TrainDefaults, WeightsUnavailable, get_spec, unfreeze_top
-
-
-class TrainingLocked(RuntimeError):
-    """Another training run of the same model is in progress."""
-
-
-@contextlib.contextmanager
-def training_lock(name: str, root=None):
-    """One run per model at a time: a lock file holding the owner's PID."""
-    work = artifacts.work_dir(name, root)
-    work.mkdir(parents=True, exist_ok=True)
-    lock = work / "lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            owner = lock.read_text().strip() or "?"
-            if owner.isdigit() and not _pid_alive(int(owner)):
-                lock.unlink(missing_ok=True)  # its owner died without cleaning up
-                continue
-            raise TrainingLocked(
-                f"{name} is already being trained (process {owner}; lock file {lock}). Wait "
-                "for it to finish, or delete the lock file if that process is gone."
-            ) from None
-    else:
-        raise TrainingLocked(f"Could not take the lock {lock}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(str(os.getpid()))
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def make_dataset(

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from core import artifacts, evaluate, predict, train
-from core.train import TrainingLocked, training_lock
+from core.jobs import TrainingLocked, training_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 
