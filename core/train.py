@@ -149,6 +149,14 @@ def _history_saver(path: Path, history: dict, wall_before: float):
     return keras.callbacks.LambdaCallback(on_epoch_end=save)
 
 
+def save_for_inference(model: keras.Model, path: Path) -> None:
+    """Save the weights and architecture only: no optimizer state (a third of the size)."""
+    # Rebuilt from its config: clone_model would carry the compiled optimizer along.
+    export = type(model).from_config(model.get_config())
+    export.set_weights(model.get_weights())
+    export.save(path)
+
+
 def predict_probs(model, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
     ds = make_dataset(images, np.zeros(len(images), dtype=np.int64), batch_size)
     return model.predict(ds.map(lambda x, y: x), verbose=0).astype(np.float32)
@@ -421,7 +429,7 @@ def train(
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         model_tmp = work / "model.keras"
-        model.save(model_tmp)
+        save_for_inference(model, model_tmp)
         target = artifacts.write_artifact(
             name,
             model_tmp,

@@ -42,6 +42,7 @@ def test_stored_probabilities_are_the_models_outputs(trained, tiny_npz):
         x_test, y_test = z["x_test"], z["y_test"]
     np.testing.assert_array_equal(preds["y_true"], y_test)
     model = keras.saving.load_model(art.path / "model.keras")
+    assert not model.compiled, "shipped for inference: no optimizer state in the file"
     np.testing.assert_allclose(preds["probs"], model.predict(x_test / 255.0, verbose=0), atol=1e-5)
 
 
