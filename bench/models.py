@@ -11,14 +11,18 @@ and 95th percentile over ``--calls`` calls.
 import argparse
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from core import artifacts
-from core.data import load_cifar10, scale
-from core.models import REGISTRY
-from core.predict import Predictor
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core import artifacts  # noqa: E402
+from core.data import load_cifar10, scale  # noqa: E402
+from core.models import REGISTRY  # noqa: E402
+from core.predict import Predictor  # noqa: E402
 
 
 def main() -> None:

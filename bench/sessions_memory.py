@@ -10,6 +10,7 @@ Prints the process's peak resident memory (ru_maxrss) and the wall time.
 
 import subprocess
 import sys
+from pathlib import Path
 
 CHILD = r"""
 import io, resource, sys, threading, time
@@ -43,5 +44,6 @@ print(f"{sessions} session(s): models {sorted(predictor.models)}, peak RSS {peak
       f"{sessions * 20} classifications in {elapsed:.1f} s")
 """
 
+ROOT = Path(__file__).resolve().parent.parent
 for sessions in (1, 8):
-    subprocess.run([sys.executable, "-c", CHILD, str(sessions)], check=True)
+    subprocess.run([sys.executable, "-c", CHILD, str(sessions)], check=True, cwd=ROOT)

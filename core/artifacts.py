@@ -104,6 +104,9 @@ class Artifact:
             raise ArtifactError(f"{self.name}: {MODEL_FILE} cannot be loaded ({exc})") from exc
 
     def status(self) -> Status:
+        old = self.path.with_name(f".{self.name}.old")
+        if not self.path.is_dir() and old.is_dir():
+            os.rename(old, self.path)  # a run was killed between the two renames of its swap
         if not self.path.is_dir():
             return Status(self.name, "missing", "not trained yet: no artifact folder")
         missing = [f for f in REQUIRED_FILES if not (self.path / f).is_file()]

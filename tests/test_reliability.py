@@ -108,6 +108,12 @@ def test_predictor_refuses_a_model_that_does_not_match_its_predictions(copy_of, 
     assert "does not reproduce its stored test predictions" in failed["vgg12"]
 
 
+def test_status_puts_back_an_artifact_left_mid_swap(copy_of):
+    (copy_of / "custom").rename(copy_of / ".custom.old")
+    assert _status(copy_of).ready
+    assert (copy_of / "custom" / "model.keras").is_file()
+
+
 def test_interrupted_swap_is_recovered(copy_of):
     (copy_of / "custom").rename(copy_of / ".custom.old")
     assert artifacts.recover(copy_of) == ["custom"]
