@@ -99,7 +99,11 @@ def test_predict_refuses_unknown_and_untrained_models(trained, tmp_path, capsys)
     assert "vgg12 is missing" in capsys.readouterr().err
 
 
-def test_killed_run_resumes_from_its_checkpoint(tiny_npz, tmp_path):
+def test_killed_run_resumes_from_its_checkpoint(tiny_npz, tmp_path, trained):
+    import shutil
+
+    shutil.copytree(trained / "custom", tmp_path / "custom")  # the previous, good artifact
+    previous_model = (tmp_path / "custom" / "model.keras").read_bytes()
     args = [
         "custom",
         "--data",
@@ -130,7 +134,8 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_npz, tmp_path):
     proc.wait()
     first = json.loads(history_file.read_text())
     assert 1 <= first["epochs_done"] < 4, "the run should have been killed mid-way"
-    assert not (tmp_path / "custom").exists(), "no artifact before training finished"
+    assert artifacts.Artifact("custom", tmp_path).status().ready, "the previous one stays"
+    assert (tmp_path / "custom" / "model.keras").read_bytes() == previous_model
 
     # The interrupted run continues with its own settings, not this call's --epochs.
     assert train.main([*args, "--resume", "--epochs", "9"]) == 0
