@@ -380,7 +380,7 @@ def split_validation(
 
 
 def subset(dataset: Cifar10, n_train: int | None, n_test: int | None, seed: int = 0) -> Cifar10:
-    """A class-balanced-ish random subset, for quick runs and tests."""
+    """A random subset of each split, for quick runs and tests."""
     rng = np.random.default_rng(seed)
 
     def pick(x, y, n):
