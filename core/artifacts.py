@@ -187,15 +187,3 @@ def _swap_in(staging: Path, target: Path) -> None:
     os.rename(staging, target)
     if old.exists():
         shutil.rmtree(old)
-
-
-def recover(root: str | os.PathLike | None = None) -> list[str]:
-    """Put back any artifact a run killed mid-swap left as ``.<name>.old``."""
-    restored = []
-    base = artifacts_root(root)
-    for old in base.glob(".*.old"):
-        target = base / old.name[1:-4]
-        if not target.exists():
-            os.rename(old, target)
-            restored.append(target.name)
-    return restored

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import artifacts, predict
+from core import predict
 from core.artifacts import Artifact, ArtifactError
 from core.classify import classify_files
 from core.data import CLASS_NAMES
@@ -114,12 +114,6 @@ def test_status_puts_back_an_artifact_left_mid_swap(copy_of):
     (copy_of / "custom").rename(copy_of / ".custom.old")
     assert _status(copy_of).ready
     assert (copy_of / "custom" / "model.keras").is_file()
-
-
-def test_interrupted_swap_is_recovered(copy_of):
-    (copy_of / "custom").rename(copy_of / ".custom.old")
-    assert artifacts.recover(copy_of) == ["custom"]
-    assert _status(copy_of).ready
 
 
 def test_eight_threads_get_their_own_answers(trained, tmp_path):
