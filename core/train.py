@@ -29,7 +29,14 @@ from core.augment import AugmentConfig
 from core.data import DataError, load_cifar10, one_hot, split_validation, subset
 from core.evaluate import compute_metrics
 from core.jobs import TrainingLocked, training_lock
-from core.models import REGISTRY, TrainDefaults, WeightsUnavailable, get_spec, unfreeze_top
+from core.models import (
+    REGISTRY,
+    TrainDefaults,
+    WeightsUnavailable,
+    get_spec,
+    unfreeze_top,
+    with_flip_tta,
+)
 
 
 def make_dataset(
@@ -252,6 +259,7 @@ def train(
     weight_decay: float | None = None,
     label_smoothing: float | None = None,
     augment: AugmentConfig | None = None,
+    tta_flip: bool | None = None,
     data: str | None = None,
     val_fraction: float = 0.1,
     seed: int = 0,
@@ -281,6 +289,7 @@ def train(
         weight_decay=weight_decay if weight_decay is not None else d.weight_decay,
         label_smoothing=label_smoothing if label_smoothing is not None else d.label_smoothing,
         augment=augment if augment is not None else d.augment,
+        tta_flip=tta_flip if tta_flip is not None else d.tta_flip,
     )
     with training_lock(name, artifacts_dir):
         run_file = artifacts.work_dir(name, artifacts_dir) / "run.json"
@@ -397,6 +406,16 @@ def train(
             )
         wall = wall_before + time.time() - started
 
+        validation = {}
+        if len(split.y_val):
+            plain = predict_probs(model, split.x_val).argmax(1)
+            validation["accuracy"] = round(float((plain == split.y_val).mean()), 4)
+        if hp.tta_flip:
+            model = with_flip_tta(model)
+            if len(split.y_val):
+                tta = predict_probs(model, split.x_val).argmax(1)
+                validation["accuracy_tta_flip"] = round(float((tta == split.y_val).mean()), 4)
+
         probs = predict_probs(model, dataset.x_test)
         metrics = compute_metrics(dataset.y_test, probs)
         hist = {k: v for k, v in history.items() if isinstance(v, list)}
@@ -422,6 +441,7 @@ def train(
                 "n_val": int(len(split.y_val)),
                 "n_test": int(len(dataset.y_test)),
             },
+            "validation": validation,
             "distribute": distribute,
             "versions": library_versions(),
             "machine": machine_description(),
@@ -466,6 +486,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, help="augmentation: h-flip")
     p.add_argument("--zoom", type=float, help="augmentation: max zoom (fraction)")
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument(
+        "--tta-flip",
+        action=argparse.BooleanOptionalAction,
+        help="ship the model averaging its predictions over the image and its mirror",
+    )
     p.add_argument(
         "--data",
         help="CIFAR-10 source: tarball, cifar-10-batches-py/, class folders "
@@ -521,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
             weight_decay=args.weight_decay,
             label_smoothing=args.label_smoothing,
             augment=_augment_from_args(args, spec.defaults.augment),
+            tta_flip=args.tta_flip,
             data=args.data,
             val_fraction=args.val_fraction,
             seed=args.seed,
