@@ -109,6 +109,7 @@ def upload(page, files: list[Path]) -> None:
 
 
 def wait_for_predictions(page, titles: list[str], timeout_ms: int = 120_000) -> None:
-    """Wait until every model's bar chart (Plotly title "<model title>: <class>") is drawn."""
+    """Wait until every model's result box ("<model title>: <class>" over its bars) is drawn."""
     for title in titles:
-        page.locator(".gtitle", has_text=f"{title}: ").first.wait_for(timeout=timeout_ms)
+        box = page.locator('[class*="st-key-pred_"]', has_text=f"{title}: ").first
+        box.locator('[data-testid="stProgress"]').first.wait_for(timeout=timeout_ms)

@@ -192,7 +192,27 @@ def test_live_classifies_good_uploads_and_reports_bad_ones(fake_root, monkeypatc
     _ok(at)
     assert [e.value for e in at.error] == ["broken.jpg: not a recognised image file"]
     assert [h.value for h in at.subheader] == ["red.png", "blue.png"]
-    assert len(at.get("plotly_chart")) == 2 * len(FAKE_MODELS)
+    # Top-3 bars per model and image, each labelled with its class and probability.
+    bars = at.get("progress")
+    assert len(bars) == 2 * 3 * len(FAKE_MODELS)
+    values = [bar.proto.value for bar in bars]
+    assert all(0 <= v <= 100 for v in values)
+    for start in range(0, len(values), 3):
+        assert values[start] >= values[start + 1] >= values[start + 2]
+    assert all("%" in bar.proto.text for bar in bars)
+
+
+def test_script_runs_leave_the_loaded_models_keras_state_alone():
+    # Streamlit clears the Keras session after every run unless ui.common stops it; that cost
+    # the live page ~0.5 s per upload and reset Keras' global state under other sessions.
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    import ui.common  # noqa: F401
+
+    before = keras.backend.get_uid("cleanup_probe")
+    script_runner._clean_problem_modules()
+    assert keras.backend.get_uid("cleanup_probe") == before + 1
 
 
 def test_train_page_follows_a_running_job(fake_root, monkeypatch):

@@ -17,6 +17,23 @@ from core.data import CLASS_NAMES
 from core.reference import DATASET_LABEL
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
+
+
+def _keep_keras_state_between_runs() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Streamlit does that so that apps building a model on every run do not leak. Ours are built
+    once per process (``st.cache_resource``), so the call only costs: a full ``gc.collect()``
+    and an emptied TensorFlow kernel cache, about half a second after every rerun of the live
+    page (measured with py-spy), and it resets Keras' global state while another session's
+    thread may be predicting. No public option turns it off.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = lambda: None
+
+
+_keep_keras_state_between_runs()
 TRAIN_HINT = "Train it on the **Train** page, or run `python -m core.train {name}`."
 
 
