@@ -34,11 +34,61 @@ class AugmentConfig:
         return asdict(self)
 
 
+def _pixel_shift_flip_layer():
+    """Defined lazily so that importing this module stays free of TensorFlow."""
+    import keras
+    import tensorflow as tf
+
+    class PixelShiftFlip(keras.layers.Layer):
+        """Shift each image by whole pixels (reflect-padded) and flip half of them.
+
+        Equivalent to RandomTranslation + RandomFlip restricted to integer offsets, but built
+        from a pad and two gathers: measured on this 2-core machine it keeps Model 2 training
+        at ~115 images/s where the stock layers' projective transform halved it.
+        """
+
+        def __init__(self, shift: float, flip: bool, seed: int | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self.shift, self.flip, self.seed = shift, flip, seed
+            self.generator = keras.random.SeedGenerator(seed)
+
+        def call(self, images, training=True):
+            if not training:
+                return images
+            images = tf.convert_to_tensor(images, tf.float32)
+            batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+            pad = max(1, round(self.shift * max(height, width)))
+            padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+            offsets = keras.random.randint((batch, 2), 0, 2 * pad + 1, seed=self.generator)
+            rows = offsets[:, :1] + tf.range(height)[None]
+            cols = offsets[:, 1:] + tf.range(width)[None]
+            out = tf.gather(padded, rows, axis=1, batch_dims=1)
+            out = tf.gather(out, cols, axis=2, batch_dims=1)
+            if self.flip:
+                coin = keras.random.uniform((batch, 1, 1, 1), seed=self.generator) < 0.5
+                out = tf.where(coin, tf.reverse(out, [2]), out)
+            return out
+
+        def get_config(self):
+            return {
+                **super().get_config(),
+                "shift": self.shift,
+                "flip": self.flip,
+                "seed": self.seed,
+            }
+
+    return PixelShiftFlip
+
+
 def build_augmenter(config: AugmentConfig, seed: int | None = None):
     """A ``keras.Sequential`` of preprocessing layers; call it with ``training=True``."""
     import keras
     from keras import layers
 
+    if config.shift and not (config.rotation or config.zoom):
+        # Whole-pixel shifts: same family of transforms, about half the CPU time in training.
+        PixelShiftFlip = _pixel_shift_flip_layer()
+        return keras.Sequential([PixelShiftFlip(config.shift, config.flip, seed)], name="augment")
     steps = []
     if config.flip:
         steps.append(layers.RandomFlip("horizontal", seed=seed))

@@ -187,3 +187,31 @@ def test_disabled_augmentation_is_the_identity():
     images = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
     out = augment_images(images, AugmentConfig(rotation=0, shift=0, flip=False), copies=2)
     np.testing.assert_array_equal(out[1], images)
+
+
+def _pixel_shift_flip_of(original: np.ndarray, augmented: np.ndarray, pad: int):
+    """The (row offset, column offset, flipped) that turns ``original`` into ``augmented``."""
+    padded = np.pad(original, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    size = original.shape[0]
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            crop = padded[dy : dy + size, dx : dx + size]
+            for flipped, candidate in ((False, crop), (True, crop[:, ::-1])):
+                if np.array_equal(candidate, augmented):
+                    return dy - pad, dx - pad, flipped
+    return None
+
+
+def test_shift_and_flip_augmentation_moves_whole_pixels_within_the_shift():
+    images = np.random.default_rng(0).random((8, 32, 32, 3)).astype(np.float32)
+    config = AugmentConfig(rotation=0, shift=0.0625, flip=True)  # 2 pixels
+    out = augment_images(images, config, copies=4, seed=5)
+    found = [
+        _pixel_shift_flip_of(original, augmented, pad=2)
+        for draw in out
+        for original, augmented in zip(images, draw, strict=True)
+    ]
+    assert None not in found
+    assert {dy for dy, _, _ in found} | {dx for _, dx, _ in found} >= {-2, 2}
+    assert {flipped for _, _, flipped in found} == {False, True}
+    np.testing.assert_array_equal(out, augment_images(images, config, copies=4, seed=5))
