@@ -305,7 +305,7 @@ REGISTRY: dict[str, ModelSpec] = {
             ),
             build=build_vgg12_opt,
             defaults=TrainDefaults(
-                epochs=12,
+                epochs=16,
                 batch_size=256,
                 lr=0.4,
                 optimizer="sgd",
