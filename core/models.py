@@ -295,13 +295,17 @@ REGISTRY: dict[str, ModelSpec] = {
             family="12-layer",
             title="Model 2 (12-layer VGG, optimised)",
             description=(
-                "Still twelve 3x3 convs, laid out for speed: one conv of 32 filters at full "
-                "resolution, then 64, 64, 64 | 128, 128, 128 | 256 x5, max-pooling inside the "
-                "first conv of each stage, BatchNorm after every conv, global max-pooling "
-                "instead of Flatten + Dense(256). Trained with SGD + Nesterov momentum on a "
-                "one-cycle schedule (peak 0.4), batch 256, logits scaled by 1/8, label "
-                "smoothing 0.2, weight decay, flips and 2-px shifts; predictions average the "
-                "image and its mirror image."
+                "Still twelve 3x3 convs; changed from Model 1, with what each bought on the "
+                "5,000-image validation split: layout 32 | 64, 64, 64 | 128, 128, 128 | 256 x5 "
+                "with max-pooling inside the first conv of each stage, BatchNorm after every "
+                "conv, global max-pooling instead of Flatten + Dense(256) (3.1M parameters "
+                "instead of 7.8M); SGD + Nesterov on a one-cycle schedule (peak 0.4), batch 256, "
+                "logits scaled by 1/8 (2-epoch probe on 8,000 images: 0.16 at lr 0.2 without "
+                "it, 0.33 at lr 0.4 with it), label smoothing 0.2, weight decay, flips and "
+                "2-px shifts. Model 1's recipe reached 0.834 after 14 epochs; this one 0.866 "
+                "after 12 and 0.879 after 16. Test-time flip (the image and its mirror image "
+                "averaged) added 1.3 and 1.1 points (0.879, 0.890). The layout and optimiser "
+                "changes were not measured one by one."
             ),
             build=build_vgg12_opt,
             defaults=TrainDefaults(
