@@ -16,12 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.augment import AugmentConfig, build_augmenter  # noqa: E402
+from core.augment import build_augmenter  # noqa: E402
 from core.models import build_vgg12_opt, get_spec  # noqa: E402
-from core.train import make_dataset  # noqa: E402
+from core.train import make_dataset, make_optimizer  # noqa: E402
 
 
 def main() -> None:
@@ -44,13 +43,13 @@ def main() -> None:
     labels = rng.integers(0, 10, len(images))
     model = build_vgg12_opt(args.layout) if args.layout else get_spec(args.model).build()
     model.compile(
-        optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+        optimizer=make_optimizer("sgd", 0.01, weight_decay=0.0),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
     augment = None
     if not args.no_augment:
-        augment = build_augmenter(AugmentConfig(rotation=0.0, shift=0.0625, flip=True))
+        augment = build_augmenter(get_spec("vgg12_opt").defaults.augment)
     data = make_dataset(images, labels, batch, augment=augment, shuffle_seed=0)
     model.fit(data.take(2), epochs=1, verbose=0)
     start = time.perf_counter()

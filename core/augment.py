@@ -44,7 +44,8 @@ def _pixel_shift_flip_layer():
 
         Equivalent to RandomTranslation + RandomFlip restricted to integer offsets, but built
         from a pad and two gathers: measured on this 2-core machine it keeps Model 2 training
-        at ~115 images/s where the stock layers' projective transform halved it.
+        at 102 images/s, against 62 with the stock layers' projective transform
+        (``python bench/train_speed.py vgg12_opt``).
         """
 
         def __init__(self, shift: float, flip: bool, seed: int | None = None, **kwargs):

@@ -169,6 +169,11 @@ def predict_probs(model, images: np.ndarray, batch_size: int = 500) -> np.ndarra
     return model.predict(ds.map(lambda x, y: x), verbose=0).astype(np.float32)
 
 
+def accuracy_on(model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy, rounded to 4 places as config.json reports it."""
+    return round(float((predict_probs(model, images).argmax(1) == labels).mean()), 4)
+
+
 def library_versions() -> dict:
     import sklearn
 
@@ -408,13 +413,11 @@ def train(
 
         validation = {}
         if len(split.y_val):
-            plain = predict_probs(model, split.x_val).argmax(1)
-            validation["accuracy"] = round(float((plain == split.y_val).mean()), 4)
+            validation["accuracy"] = accuracy_on(model, split.x_val, split.y_val)
         if hp.tta_flip:
             model = with_flip_tta(model)
             if len(split.y_val):
-                tta = predict_probs(model, split.x_val).argmax(1)
-                validation["accuracy_tta_flip"] = round(float((tta == split.y_val).mean()), 4)
+                validation["accuracy_tta_flip"] = accuracy_on(model, split.x_val, split.y_val)
 
         probs = predict_probs(model, dataset.x_test)
         metrics = compute_metrics(dataset.y_test, probs)
