@@ -176,6 +176,20 @@ def test_mirrored_strategy_runs_one_epoch_on_cpu(tiny_npz, tmp_path):
     assert config["distribute"] == "mirrored" and config["epochs_trained"] == 1
 
 
+def test_tta_flip_ships_the_wrapped_model_and_records_both_validation_accuracies(
+    tiny_npz, tmp_path
+):
+    args = ["custom", "--data", str(tiny_npz), "--epochs", "1", "--batch-size", "32"]
+    assert train.main([*args, "--tta-flip", "--artifacts", str(tmp_path), "--quiet"]) == 0
+    art = artifacts.Artifact("custom", tmp_path)
+    validation = art.config()["validation"]
+    assert set(validation) == {"accuracy", "accuracy_tta_flip"}
+    assert all(0.0 <= v <= 1.0 for v in validation.values())
+    model = keras.saving.load_model(art.path / "model.keras")
+    assert model.name == "custom_tta"
+    assert model.get_layer("mirror_width") is not None
+
+
 def test_transfer_model_trains_end_to_end_without_imagenet_weights(tiny_npz, tmp_path):
     code = train.main(
         [
