@@ -38,7 +38,8 @@ class TrainDefaults:
     label_smoothing: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig.reference)
     early_stopping: int = 0  # patience in epochs on validation accuracy; 0 = off
-    tta_flip: bool = False  # ship the model wrapped in with_flip_tta
+    tta_flip: bool = False  # ship the model wrapped in with_tta
+    tta_shift: bool = False  # ... with the one-pixel shifted views too
 
 
 @dataclass(frozen=True)
@@ -138,20 +139,66 @@ def build_vgg12_opt(
     return keras.Model(inputs, outputs, name="vgg12_opt")
 
 
-def with_flip_tta(model: keras.Model) -> keras.Model:
-    """Test-time flip: average ``model``'s softmax over the image and its mirror image.
+def _pixel_map(size: int, offset: int = 0, mirror: bool = False) -> np.ndarray:
+    """0/1 matrix ``m`` with ``row @ m`` = ``row`` (mirrored, then) shifted by ``offset`` pixels,
+    the border reflected as ``np.pad(mode="reflect")`` does."""
+    source = np.arange(size) + offset
+    source = np.abs(source)
+    source = np.where(source > size - 1, 2 * (size - 1) - source, source)
+    if mirror:
+        source = size - 1 - source
+    matrix = np.zeros((size, size), dtype=np.float32)
+    matrix[source, np.arange(size)] = 1.0
+    return matrix
 
-    The mirror is a fixed anti-identity matrix applied along the width axis (Permute + Dense),
-    so the wrapped model is still made of stock layers only and is exact in float32.
+
+def _view(inputs, name: str, width_map: np.ndarray, height_map: np.ndarray | None = None):
+    """``inputs`` remapped along width (and height) by fixed 0/1 Dense kernels."""
+    width_dense = layers.Dense(len(width_map), use_bias=False, trainable=False, name=name)
+    x = layers.Permute((1, 3, 2))(inputs)  # (H, C, W): width last for the Dense
+    x = layers.Permute((1, 3, 2))(width_dense(x))
+    width_dense.set_weights([width_map])
+    if height_map is not None:
+        height_dense = layers.Dense(
+            len(height_map), use_bias=False, trainable=False, name=f"{name}_height"
+        )
+        x = layers.Permute((3, 2, 1))(x)  # (C, W, H): height last
+        x = layers.Permute((3, 2, 1))(height_dense(x))
+        height_dense.set_weights([height_map])
+    return x
+
+
+def with_tta(model: keras.Model, shift: bool = False) -> keras.Model:
+    """Test-time augmentation: average ``model``'s softmax over the image and its mirror image.
+
+    With ``shift``, also over both of them moved one pixel diagonally each way (four more
+    views, half the weight in all, as airbench does). Views are fixed 0/1 matrices applied with
+    Permute + Dense, so the wrapped model is stock layers only and exact in float32.
     """
     height, width, _ = IMAGE_SHAPE
     inputs = keras.Input(shape=IMAGE_SHAPE)
-    mirror = layers.Dense(width, use_bias=False, trainable=False, name="mirror_width")
-    mirrored = layers.Permute((1, 3, 2))(inputs)  # (H, C, W): width last for the Dense
-    mirrored = layers.Permute((1, 3, 2))(mirror(mirrored))
-    mirror.set_weights([np.eye(width, dtype=np.float32)[::-1]])
+    mirrored = _view(inputs, "mirror_width", _pixel_map(width, mirror=True))
     outputs = layers.Average(name="flip_average")([model(inputs), model(mirrored)])
+    if shift:
+        shifted = []
+        for mirror in (False, True):
+            for offset in (1, -1):
+                tag = f"{'mirror_' if mirror else ''}shift{offset:+d}".replace("+", "p")
+                view = _view(
+                    inputs,
+                    tag.replace("-", "m"),
+                    _pixel_map(width, offset, mirror),
+                    _pixel_map(height, offset),
+                )
+                shifted.append(model(view))
+        shifted_mean = layers.Average(name="shift_average")(shifted)
+        outputs = layers.Average(name="tta_average")([outputs, shifted_mean])
     return keras.Model(inputs, outputs, name=f"{model.name}_tta")
+
+
+def with_flip_tta(model: keras.Model) -> keras.Model:
+    """The image and its mirror image averaged (``with_tta`` without shifts)."""
+    return with_tta(model, shift=False)
 
 
 # --- transfer learning ------------------------------------------------------------------------
@@ -318,6 +365,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 label_smoothing=0.2,
                 augment=AugmentConfig(rotation=0.0, shift=0.0625, flip=True),
                 tta_flip=True,
+                tta_shift=True,
             ),
         ),
         ModelSpec(

@@ -35,7 +35,7 @@ from core.models import (
     WeightsUnavailable,
     get_spec,
     unfreeze_top,
-    with_flip_tta,
+    with_tta,
 )
 
 
@@ -265,6 +265,7 @@ def train(
     label_smoothing: float | None = None,
     augment: AugmentConfig | None = None,
     tta_flip: bool | None = None,
+    tta_shift: bool | None = None,
     data: str | None = None,
     val_fraction: float = 0.1,
     seed: int = 0,
@@ -295,6 +296,7 @@ def train(
         label_smoothing=label_smoothing if label_smoothing is not None else d.label_smoothing,
         augment=augment if augment is not None else d.augment,
         tta_flip=tta_flip if tta_flip is not None else d.tta_flip,
+        tta_shift=tta_shift if tta_shift is not None else d.tta_shift,
     )
     with training_lock(name, artifacts_dir):
         run_file = artifacts.work_dir(name, artifacts_dir) / "run.json"
@@ -415,9 +417,15 @@ def train(
         if len(split.y_val):
             validation["accuracy"] = accuracy_on(model, split.x_val, split.y_val)
         if hp.tta_flip:
-            model = with_flip_tta(model)
+            body, model = model, with_tta(model)
             if len(split.y_val):
                 validation["accuracy_tta_flip"] = accuracy_on(model, split.x_val, split.y_val)
+            if hp.tta_shift:
+                model = with_tta(body, shift=True)
+                if len(split.y_val):
+                    validation["accuracy_tta_flip_shift"] = accuracy_on(
+                        model, split.x_val, split.y_val
+                    )
 
         probs = predict_probs(model, dataset.x_test)
         metrics = compute_metrics(dataset.y_test, probs)
@@ -495,6 +503,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="ship the model averaging its predictions over the image and its mirror",
     )
     p.add_argument(
+        "--tta-shift",
+        action=argparse.BooleanOptionalAction,
+        help="with --tta-flip: also average over both moved one pixel diagonally each way",
+    )
+    p.add_argument(
         "--data",
         help="CIFAR-10 source: tarball, cifar-10-batches-py/, class folders "
         "or .npz (default: $CIFAR10_DATA, else the official download)",
@@ -550,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             label_smoothing=args.label_smoothing,
             augment=_augment_from_args(args, spec.defaults.augment),
             tta_flip=args.tta_flip,
+            tta_shift=args.tta_shift,
             data=args.data,
             val_fraction=args.val_fraction,
             seed=args.seed,

@@ -78,6 +78,29 @@ def test_flip_tta_averages_the_image_and_its_mirror_exactly(tmp_path):
     np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(wrapped(x)))
 
 
+def _reflect_shift(images, dx, dy):
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    return padded[:, 1 + dy : 33 + dy, 1 + dx : 33 + dx]
+
+
+def test_shift_tta_adds_the_four_one_pixel_shifted_views_at_half_weight(tmp_path):
+    body = models.build_vgg12_opt("8p 8p", logit_scale=1.0)
+    wrapped = models.with_tta(body, shift=True)
+    x = np.random.default_rng(1).random((3, 32, 32, 3)).astype(np.float32)
+    mirrored = x[:, :, ::-1]
+
+    def probs(images):
+        return np.asarray(body(images))
+
+    shifted = [_reflect_shift(v, d, d) for v in (x, mirrored) for d in (1, -1)]
+    expected = 0.25 * (probs(x) + probs(mirrored)) + 0.125 * sum(probs(v) for v in shifted)
+    np.testing.assert_allclose(np.asarray(wrapped(x)), expected, rtol=0, atol=1e-7)
+    assert not np.allclose(expected, (probs(x) + probs(mirrored)) / 2, atol=1e-4)
+    wrapped.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(wrapped(x)))
+
+
 def test_custom_has_two_conv_pool_stages_and_a_256_dense():
     model = models.build_custom()
     kinds = [type(layer).__name__ for layer in model.layers]

@@ -190,6 +190,18 @@ def test_tta_flip_ships_the_wrapped_model_and_records_both_validation_accuracies
     assert model.get_layer("mirror_width") is not None
 
 
+def test_tta_shift_ships_the_six_view_model_and_records_its_validation_accuracy(tiny_npz, tmp_path):
+    args = ["custom", "--data", str(tiny_npz), "--epochs", "1", "--batch-size", "32"]
+    flags = ["--tta-flip", "--tta-shift", "--artifacts", str(tmp_path), "--quiet"]
+    assert train.main([*args, *flags]) == 0
+    art = artifacts.Artifact("custom", tmp_path)
+    config = art.config()
+    assert set(config["validation"]) == {"accuracy", "accuracy_tta_flip", "accuracy_tta_flip_shift"}
+    assert config["hyperparameters"]["tta_shift"] is True
+    model = keras.saving.load_model(art.path / "model.keras")
+    assert model.get_layer("shift_average") is not None
+
+
 def test_transfer_model_trains_end_to_end_without_imagenet_weights(tiny_npz, tmp_path):
     code = train.main(
         [
