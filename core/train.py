@@ -158,10 +158,19 @@ def _history_saver(path: Path, history: dict, wall_before: float):
 
 def save_for_inference(model: keras.Model, path: Path) -> None:
     """Save the weights and architecture only: no optimizer state (a third of the size)."""
-    # Rebuilt from its config: clone_model would carry the compiled optimizer along.
-    export = type(model).from_config(model.get_config())
+    # Rebuilt from its config: clone_model would carry the compiled optimizer along, and so
+    # would a nested model's "compile_config" (a compiled model wrapped for test-time views).
+    export = type(model).from_config(_without_compile_config(model.get_config()))
     export.set_weights(model.get_weights())
     export.save(path)
+
+
+def _without_compile_config(config):
+    if isinstance(config, dict):
+        return {k: _without_compile_config(v) for k, v in config.items() if k != "compile_config"}
+    if isinstance(config, list):
+        return [_without_compile_config(v) for v in config]
+    return config
 
 
 def predict_probs(model, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -386,14 +395,20 @@ def train(
             )
 
         started = time.time()
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=hp.epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipeline already shuffles
-            verbose=verbose,
-        )
+        stage_times: dict[str, float] = {}
+        if spec.cached_features:
+            _fit_on_cached_features(
+                model, split, hp, work, callbacks, stage_times, strategy, seed, verbose
+            )
+        else:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=hp.epochs,
+                callbacks=callbacks,
+                shuffle=False,  # the tf.data pipeline already shuffles
+                verbose=verbose,
+            )
         if spec.transfer and fine_tune_epochs:
             with strategy.scope():
                 unfreeze_top(model, fine_tune_layers)
@@ -413,22 +428,16 @@ def train(
             )
         wall = wall_before + time.time() - started
 
-        validation = {}
-        if len(split.y_val):
-            validation["accuracy"] = accuracy_on(model, split.x_val, split.y_val)
-        if hp.tta_flip:
-            body, model = model, with_tta(model)
-            if len(split.y_val):
-                validation["accuracy_tta_flip"] = accuracy_on(model, split.x_val, split.y_val)
-            if hp.tta_shift:
-                model = with_tta(body, shift=True)
-                if len(split.y_val):
-                    validation["accuracy_tta_flip_shift"] = accuracy_on(
-                        model, split.x_val, split.y_val
-                    )
+        body = model
+        stage_times["fit_s"] = round(time.time() - started - stage_times.get("cache_s", 0.0), 1)
+        checked = time.time()
+        model, validation, selection = _choose_test_time_views(model, hp, split)
+        stage_times["validation_s"] = round(time.time() - checked, 1)
 
+        tested = time.time()
         probs = predict_probs(model, dataset.x_test)
         metrics = compute_metrics(dataset.y_test, probs)
+        stage_times["test_s"] = round(time.time() - tested, 1)
         hist = {k: v for k, v in history.items() if isinstance(v, list)}
         config = {
             "model": name,
@@ -443,7 +452,7 @@ def train(
             },
             "seed": seed,
             "epochs_trained": len(hist.get("loss", [])),
-            "parameters": int(model.count_params()),
+            "parameters": int(body.count_params()),  # the network, not the fixed TTA maps
             "dataset": {
                 "id": dataset.dataset_id,
                 "source": dataset.source,
@@ -453,6 +462,8 @@ def train(
                 "n_test": int(len(dataset.y_test)),
             },
             "validation": validation,
+            "selection": {**spec.selection, **selection},
+            "stage_times_s": stage_times,
             "distribute": distribute,
             "versions": library_versions(),
             "machine": machine_description(),
@@ -476,6 +487,73 @@ def train(
         shutil.rmtree(backup_dir, ignore_errors=True)
         history_path.unlink(missing_ok=True)
         return target
+
+
+def _choose_test_time_views(model, hp: TrainDefaults, split):
+    """Wrap ``model`` in the test-time views its recipe allows, each kept only if it raises
+    validation accuracy. Returns (model to ship, validation accuracies, the rule applied)."""
+    if not len(split.y_val):
+        wrapped = with_tta(model, shift=hp.tta_shift) if hp.tta_flip else model
+        return wrapped, {}, {"test_time_views": "as configured (no validation split)"}
+    validation = {"accuracy": accuracy_on(model, split.x_val, split.y_val)}
+    chosen, best, rule = model, validation["accuracy"], "single view"
+    if hp.tta_flip:
+        flip = with_tta(model)
+        validation["accuracy_tta_flip"] = accuracy_on(flip, split.x_val, split.y_val)
+        if validation["accuracy_tta_flip"] > best:
+            chosen, best, rule = flip, validation["accuracy_tta_flip"], "image + mirror"
+        if hp.tta_shift:
+            shifted = with_tta(model, shift=True)
+            validation["accuracy_tta_flip_shift"] = accuracy_on(shifted, split.x_val, split.y_val)
+            if validation["accuracy_tta_flip_shift"] > best:
+                chosen, rule = shifted, "image + mirror + one-pixel shifts"
+    return (
+        chosen,
+        validation,
+        {"test_time_views": f"{rule}: the candidate views with the best validation accuracy"},
+    )
+
+
+def _fit_on_cached_features(
+    model, split, hp, work, callbacks, stage_times, strategy, seed, verbose
+):
+    """Train the upper part of a transfer model on cached features of its frozen part."""
+    from core import finetune
+    from core.efficientnet_lite import split_parts
+
+    started = time.time()
+    encoder, top = split_parts(model)
+    features = finetune.cache_features(encoder, split, work, verbose)
+    stage_times["cache_s"] = round(time.time() - started, 1)
+    steps = int(np.ceil(len(split.y_fit) / hp.batch_size))
+    with strategy.scope():
+        top.compile(
+            optimizer=make_optimizer(
+                hp.optimizer, make_schedule(hp.schedule, hp.lr, steps * hp.epochs), hp.weight_decay
+            ),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
+            metrics=["accuracy"],
+        )
+    cells = encoder.output_shape[1]
+    batches = finetune.FeatureBatches(
+        [features["fit"], features["fit_mirror"]] if hp.augment.flip else [features["fit"]],
+        split.y_fit,
+        hp.batch_size,
+        shift_cells=round(hp.augment.shift * cells),
+        seed=seed,
+    )
+    keep_best = finetune.KeepBest()
+    validation = (np.asarray(features["val"]), one_hot(split.y_val)) if "val" in features else None
+    top.fit(
+        batches,
+        validation_data=validation,
+        epochs=hp.epochs,
+        callbacks=[*callbacks, keep_best] if validation else callbacks,
+        verbose=verbose,
+    )
+    if keep_best.weights is not None:
+        top.set_weights(keep_best.weights)
+        stage_times["best_epoch"] = keep_best.best_epoch + 1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
