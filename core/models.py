@@ -55,6 +55,9 @@ class ModelSpec:
     cached_features: bool = False
     # How each setting was chosen, written into config.json's "selection".
     selection: dict = field(default_factory=dict)
+    # Grad-CAM target: the name of the last convolutional feature layer, searched in the
+    # model and the models nested in it (a test-time-view wrapper, a backbone).
+    gradcam_layer: str = ""
 
 
 # --- custom -----------------------------------------------------------------------------------
@@ -306,6 +309,7 @@ REGISTRY: dict[str, ModelSpec] = {
     for spec in [
         ModelSpec(
             name="custom",
+            gradcam_layer="last_conv",
             family="custom",
             title="Custom CNN",
             description=(
@@ -323,6 +327,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="vgg12",
+            gradcam_layer="conv5_3",
             family="12-layer",
             title="Model 1 (12-layer VGG)",
             description=(
@@ -343,6 +348,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="vgg12_opt",
+            gradcam_layer="relu12",
             family="12-layer",
             title="Model 2 (12-layer VGG, optimised)",
             description=(
@@ -376,6 +382,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="resnet50_transfer",
+            gradcam_layer="conv5_block3_out",
             family="transfer",
             title="ResNet50 transfer",
             description=(
@@ -391,6 +398,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="vgg16_transfer",
+            gradcam_layer="block5_conv3",
             family="transfer",
             title="VGG16 transfer",
             description=(
@@ -405,6 +413,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="efficientnet_lite0_transfer",
+            gradcam_layer="head_relu",
             family="transfer",
             title="EfficientNet-Lite0 transfer",
             description=(
