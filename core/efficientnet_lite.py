@@ -227,14 +227,15 @@ def build_transfer_model(
     weights: str | os.PathLike | None = None,
     input_size: int = 128,
     frozen_blocks: int = 5,
-    dropout: float = 0.2,
 ) -> keras.Model:
     """CIFAR-10 classifier on the ImageNet-trained Lite0: 32x32x3 in [0, 1] -> 10 softmax.
 
     The 32x32 input is upscaled to ``input_size`` and scaled inside the model. The stem and
     blocks ``0..frozen_blocks-1`` are frozen (their outputs can be cached, see
     ``core.finetune``); the later blocks and the head are fine-tuned with their BatchNorm
-    statistics frozen; the ImageNet classifier is replaced by Dropout + Dense(10).
+    statistics frozen; the ImageNet classifier is replaced by Dense(10). Dropout exists only
+    in the training wrapper (``split_parts``): inside a nested model, Keras runs it in
+    training mode when the loaded model is called without ``training=False``.
     """
     state = load_weights(weights)
     frozen = features_to_block(input_size, frozen_blocks)
@@ -251,25 +252,29 @@ def build_transfer_model(
     x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upscale")(inputs)
     x = imagenet_preprocess()(x)
     features = frozen(x)
-    return keras.Model(inputs, classifier_head(tuned, dropout)(features), name="efficientnet_lite0")
+    return keras.Model(inputs, classifier_head(tuned)(features), name="efficientnet_lite0")
 
 
-def classifier_head(tuned: keras.Model, dropout: float) -> keras.Model:
-    """Cached frozen-part features -> tuned blocks -> pooled -> Dropout -> Dense(10, softmax)."""
+def classifier_head(tuned: keras.Model) -> keras.Model:
+    """Cached frozen-part features -> tuned blocks -> pooled -> Dense(10, softmax)."""
     inputs = keras.Input(tuned.input_shape[1:])
     x = layers.GlobalAveragePooling2D(name="pool")(tuned(inputs))
-    x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(10, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name="lite0_top")
 
 
-def split_parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
-    """(image -> frozen features, features -> softmax) sharing ``model``'s layers."""
+def split_parts(model: keras.Model, dropout: float = 0.2) -> tuple[keras.Model, keras.Model]:
+    """(image -> frozen features, features -> softmax with dropout), sharing ``model``'s layers.
+
+    The second is a fresh wrapper to compile and fit, so that no optimizer state and no
+    Dropout end up in the shipped model.
+    """
     inputs = keras.Input((32, 32, 3))
     x = inputs
     for name in ("upscale", "lite_preprocess", FROZEN_PART):
         x = model.get_layer(name)(x)
     top = model.get_layer("lite0_top")
     features = keras.Input(top.input_shape[1:])
-    # A fresh wrapper to compile, so that no optimizer state is attached to the shipped model.
-    return keras.Model(inputs, x, name="encoder"), keras.Model(features, top(features))
+    pooled = top.get_layer("pool")(top.get_layer(TUNED_PART)(features))
+    outputs = top.get_layer("classifier")(layers.Dropout(dropout, name="dropout")(pooled))
+    return keras.Model(inputs, x, name="encoder"), keras.Model(features, outputs, name="trainer")

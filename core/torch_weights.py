@@ -91,7 +91,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def _read(f, file_size: int) -> dict[str, np.ndarray]:
-    if f.read(2)[:1] != b"\x80":  # every pickle of protocol >= 2 starts with PROTO
+    head = f.read(2)
+    if head == b"PK":
+        raise WeightsFileError("a zip archive: torch.save's newer format, not the legacy one")
+    if head[:1] != b"\x80":  # every pickle of protocol >= 2 starts with PROTO
         raise WeightsFileError("no pickle header")
     f.seek(0)
     if pickle.load(f) != LEGACY_MAGIC:
