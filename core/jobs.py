@@ -12,12 +12,13 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import runspec
 from core.artifacts import artifacts_root, work_dir
+from core.runspec import RunSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_FILE = "train.log"
@@ -27,46 +28,6 @@ LOCK_FILE = "lock"
 
 # Children started by this process, by model name, so they are reaped when they exit.
 _CHILDREN: dict[str, subprocess.Popen] = {}
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    model: str
-    epochs: int
-    batch_size: int
-    lr: float
-    optimizer: str
-    data: str | None = None
-    limit_train: int | None = None
-    limit_test: int | None = None
-    weights: str | None = None  # transfer models: "imagenet", a file, or "none"
-
-    def argv(self, root: str | os.PathLike | None = None) -> list[str]:
-        args = [
-            sys.executable,
-            "-m",
-            "core.train",
-            self.model,
-            "--epochs",
-            str(self.epochs),
-            "--batch-size",
-            str(self.batch_size),
-            "--lr",
-            repr(float(self.lr)),
-            "--optimizer",
-            self.optimizer,
-            "--artifacts",
-            str(artifacts_root(root)),
-        ]
-        if self.data:
-            args += ["--data", self.data]
-        if self.limit_train:
-            args += ["--limit-train", str(self.limit_train)]
-        if self.limit_test:
-            args += ["--limit-test", str(self.limit_test)]
-        if self.weights:
-            args += ["--weights", self.weights]
-        return args
 
 
 @dataclass(frozen=True)
@@ -202,14 +163,14 @@ def job_state(name: str, root: str | os.PathLike | None = None) -> JobState:
     )
 
 
-def start_training(request: TrainRequest, root: str | os.PathLike | None = None) -> int:
+def start_training(spec: RunSpec, root: str | os.PathLike | None = None) -> int:
     """Launch the run in the background; returns its PID. Refuses if the model is training."""
-    state = job_state(request.model, root)
+    state = job_state(spec.model, root)
     if state.running:
-        raise RuntimeError(f"{request.model} is already being trained (process {state.pid}).")
-    work = work_dir(request.model, root)
+        raise RuntimeError(f"{spec.model} is already being trained (process {state.pid}).")
+    work = work_dir(spec.model, root)
     work.mkdir(parents=True, exist_ok=True)
-    argv = request.argv(root)
+    argv = runspec.argv(spec, str(artifacts_root(root)))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     with open(work / LOG_FILE, "w") as log:
         log.write("$ " + " ".join(argv[1:]) + "\n")
@@ -223,7 +184,7 @@ def start_training(request: TrainRequest, root: str | os.PathLike | None = None)
             env=env,
             start_new_session=True,  # survives a dashboard restart, not tied to its signals
         )
-    _CHILDREN[request.model] = child
+    _CHILDREN[spec.model] = child
     (work / JOB_FILE).write_text(
         json.dumps({"pid": child.pid, "argv": argv, "started": time.time()}) + "\n"
     )
@@ -232,16 +193,9 @@ def start_training(request: TrainRequest, root: str | os.PathLike | None = None)
 
 def weights_problem(name: str) -> str | None:
     """For a transfer model, why its ImageNet weights cannot be used here (None if they can)."""
-    from core.models import REGISTRY, WeightsUnavailable, resolve_weights
+    from core.models import weights_problem as problem
 
-    spec = REGISTRY[name]
-    if not spec.transfer:
-        return None
-    try:
-        resolve_weights(name.removesuffix("_transfer"), "imagenet")
-    except WeightsUnavailable as exc:
-        return str(exc)
-    return None
+    return problem(name)
 
 
 def default_data_source(root: str | os.PathLike | None = None) -> str:

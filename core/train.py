@@ -3,6 +3,8 @@
     python -m core.train MODEL [--epochs N --batch-size B --lr LR --optimizer adam|adamw|sgd
                                 --data PATH --resume --distribute mirrored ...]
 
+Every option is a field of ``core.runspec.RunSpec``; unset ones follow the model's recipe.
+
 Each epoch is checkpointed (Keras' ``BackupAndRestore``) in ``artifacts/.work/MODEL/``, so a
 killed run continues with ``--resume``. When training ends the model is evaluated on the test
 set and ``artifacts/MODEL/`` is replaced atomically with the new artifact.
@@ -17,26 +19,20 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from core import artifacts
-from core.augment import AugmentConfig
-from core.data import DataError, load_cifar10, one_hot, split_validation, subset
-from core.evaluate import compute_metrics
+from core import artifacts, fastconv, runspec
+from core.data import Cifar10, DataError, Split, load_cifar10, one_hot, split_validation, subset
 from core.jobs import TrainingLocked, training_lock
-from core.models import (
-    REGISTRY,
-    TrainDefaults,
-    WeightsUnavailable,
-    get_spec,
-    unfreeze_top,
-    with_tta,
-)
+from core.metrics import compute_metrics
+from core.model_card import model_card
+from core.models import REGISTRY, WeightsUnavailable, get_spec, unfreeze_top, with_tta
+from core.runspec import RunSpec
+from core.torch_weights import WeightsFileError
 
 
 def make_dataset(
@@ -53,7 +49,9 @@ def make_dataset(
     if shuffle_seed is not None:
         ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(
-        lambda x, y: (tf.cast(x, tf.float32) / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE
+        # core.data.scale, as a TensorFlow op inside the pipeline
+        lambda x, y: (tf.cast(x, tf.float32) / 255.0, y),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
     if augment is not None:
         ds = ds.map(
@@ -105,16 +103,18 @@ def make_strategy(kind: str):
 
 
 class ProgressLog(keras.callbacks.Callback):
-    """Appends one JSON line per epoch (and every few batches) for the dashboard to follow."""
+    """The run's one log: a JSON line per epoch (and every few batches), appended to across
+    ``--resume``. The Train page follows it; the artifact's history.json is read from it."""
 
-    def __init__(self, path: Path, epochs: int, steps: int, every: int = 20):
+    def __init__(self, path: Path, epochs: int, steps: int, wall_before: float = 0.0, every=20):
         super().__init__()
         self.path, self.epochs, self.steps, self.every = path, epochs, steps, every
         self.epoch = 0
-        self.started = time.time()
+        self.started, self.wall_before = time.time(), wall_before
 
     def _write(self, record: dict) -> None:
         record["time"] = round(time.time() - self.started, 2)
+        record["wall_s"] = round(self.wall_before + time.time() - self.started, 2)
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -140,20 +140,26 @@ class ProgressLog(keras.callbacks.Callback):
         self._write({"event": "epoch", "epoch": epoch, "epochs": self.epochs, **logs})
 
 
-def _history_saver(path: Path, history: dict, wall_before: float):
-    """Callback keeping the per-epoch history (and wall time so far) on disk for ``--resume``."""
-    started = time.time()
+def read_history(path: Path) -> tuple[dict[str, list[float]], float]:
+    """Per-epoch metrics from a progress log, and the wall time of its last epoch.
 
-    def save(epoch, logs):
-        for key, value in (logs or {}).items():
-            history.setdefault(key, []).append(float(value))
-        history["epochs_done"] = epoch + 1
-        history["wall_time_s"] = wall_before + time.time() - started
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(history))
-        os.replace(tmp, path)
-
-    return keras.callbacks.LambdaCallback(on_epoch_end=save)
+    An epoch logged twice (a resumed run repeats the one it was killed in) counts once, with
+    its latest values.
+    """
+    epochs: dict[int, dict] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("event") == "epoch":
+                epochs[record["epoch"]] = record
+    history: dict[str, list[float]] = {}
+    skip = {"event", "epoch", "epochs", "time", "wall_s"}
+    for _, record in sorted(epochs.items()):
+        for key, value in record.items():
+            if key not in skip:
+                history.setdefault(key, []).append(float(value))
+    wall = max((r.get("wall_s", 0.0) for r in epochs.values()), default=0.0)
+    return history, float(wall)
 
 
 def save_for_inference(model: keras.Model, path: Path) -> None:
@@ -204,309 +210,215 @@ def machine_description() -> dict:
     }
 
 
-def model_card(name: str, config: dict, metrics: dict) -> str:
-    spec = get_spec(name)
-    ref = metrics["reference_style"]
-    rows = [
-        ("accuracy", metrics["accuracy"]),
-        ("top-3 accuracy", metrics["top3_accuracy"]),
-        ("loss (cross-entropy)", metrics["loss"]),
-        ("precision (macro)", metrics["precision_macro"]),
-        ("recall (macro)", metrics["recall_macro"]),
-        ("F1 (macro)", metrics["f1_macro"]),
-        ("precision (reference style: Keras, threshold 0.5, pooled)", ref["precision"]),
-        ("recall (reference style)", ref["recall"]),
-        ("F1 (reference style)", ref["f1"]),
-    ]
-    per_class = "\n".join(
-        f"| {cls} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} |"
-        for cls, m in metrics["per_class"].items()
-    )
-    hp = config["hyperparameters"]
-    return (
-        f"""# {spec.title} (`{name}`)
-
-{spec.description}
-
-## Data
-{config["dataset"]["id"]} ({config["dataset"]["source"]}), content hash
-`{config["dataset"]["content_hash"][:16]}`: {config["dataset"]["n_fit"]} images to fit,
-{config["dataset"]["n_val"]} held out for validation (from the training set), {metrics["n_test"]}
-test images, touched only for this report. Numbers measured on the CIFAR-10 JPEG copy are a
-close proxy for, not the same as, numbers on the official files.
-
-## Architecture
-{config["parameters"]:,} parameters; input 32x32x3 floats in [0, 1], output softmax over the 10
-CIFAR-10 classes. Loads with plain `keras.saving.load_model("model.keras")`.
-
-## Training
-`{config["command"]}`
-
-Optimizer {hp["optimizer"]}, learning rate {hp["lr"]} ({hp["schedule"]}), batch size
-{hp["batch_size"]}, {config["epochs_trained"]} epochs, label smoothing {hp["label_smoothing"]},
-weight decay {hp["weight_decay"]}, augmentation {hp["augment"]}, seed {config["seed"]}.
-Wall time {config["wall_time_s"] / 60:.1f} min on {config["machine"]["cpu_count"]} CPU cores
-({config["machine"]["platform"]}), TensorFlow {config["versions"]["tensorflow"]}.
-
-## Test metrics
-| metric | value |
-|---|---|
-"""
-        + "\n".join(f"| {k} | {v:.4f} |" for k, v in rows)
-        + f"""
-
-| class | precision | recall | F1 |
-|---|---|---|---|
-{per_class}
-"""
-    )
+PROGRESS_FILE = "progress.jsonl"
+RUN_FILE = "run.json"
 
 
 def train(
-    name: str,
+    spec: RunSpec,
     *,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    optimizer: str | None = None,
-    schedule: str | None = None,
-    weight_decay: float | None = None,
-    label_smoothing: float | None = None,
-    augment: AugmentConfig | None = None,
-    tta_flip: bool | None = None,
-    tta_shift: bool | None = None,
-    data: str | None = None,
-    val_fraction: float = 0.1,
-    seed: int = 0,
     resume: bool = False,
-    distribute: str = "none",
-    weights: str | None = "imagenet",
-    input_size: int = 128,
-    fine_tune_epochs: int = 0,
-    fine_tune_layers: int = 30,
-    fine_tune_lr: float = 1e-5,
-    limit_train: int | None = None,
-    limit_test: int | None = None,
     artifacts_dir: str | None = None,
     verbose: int = 1,
-    command: str = "",
+    command: str | None = None,
 ) -> Path:
-    """Train ``name`` and write ``artifacts/<name>/``; returns the artifact folder."""
-    spec = get_spec(name)
-    d: TrainDefaults = spec.defaults
-    hp = replace(
-        d,
-        epochs=epochs if epochs is not None else d.epochs,
-        batch_size=batch_size or d.batch_size,
-        lr=lr if lr is not None else d.lr,
-        optimizer=optimizer or d.optimizer,
-        schedule=schedule or d.schedule,
-        weight_decay=weight_decay if weight_decay is not None else d.weight_decay,
-        label_smoothing=label_smoothing if label_smoothing is not None else d.label_smoothing,
-        augment=augment if augment is not None else d.augment,
-        tta_flip=tta_flip if tta_flip is not None else d.tta_flip,
-        tta_shift=tta_shift if tta_shift is not None else d.tta_shift,
-    )
-    with training_lock(name, artifacts_dir):
-        run_file = artifacts.work_dir(name, artifacts_dir) / "run.json"
-        run = {
-            "hp": {**asdict(hp), "augment": hp.augment.to_dict()},
-            "data": str(data) if data else None,
-            "val_fraction": val_fraction,
-            "seed": seed,
-            "limit_train": limit_train,
-            "limit_test": limit_test,
-            "weights": weights,
-            "input_size": input_size,
-            "fine_tune": [fine_tune_epochs, fine_tune_layers, fine_tune_lr],
-        }
-        if resume and run_file.exists():
-            # Continue the interrupted run exactly as it was started, whatever this call says.
-            run = json.loads(run_file.read_text())
-            hp = TrainDefaults(**{**run["hp"], "augment": AugmentConfig(**run["hp"]["augment"])})
-            data, val_fraction, seed = run["data"], run["val_fraction"], run["seed"]
-            limit_train, limit_test = run["limit_train"], run["limit_test"]
-            weights, input_size = run["weights"], run["input_size"]
-            fine_tune_epochs, fine_tune_layers, fine_tune_lr = run["fine_tune"]
-        else:
-            run_file.write_text(json.dumps(run, indent=2))
-        keras.utils.set_random_seed(seed)
-        if os.environ.get("CIFAR10_FAST_CONV", "1") == "1":
-            from core import fastconv
-
-            fastconv.install()
-
-        dataset = load_cifar10(data, progress=verbose > 0)
-        if limit_train or limit_test:
-            dataset = subset(dataset, limit_train, limit_test, seed=seed)
-        split = split_validation(dataset.x_train, dataset.y_train, val_fraction, seed=seed)
-
-        work = artifacts.work_dir(name, artifacts_dir)
-        backup_dir, history_path = work / "backup", work / "history.json"
-        progress_path = work / "progress.jsonl"
-        if not resume:
-            shutil.rmtree(backup_dir, ignore_errors=True)
-            history_path.unlink(missing_ok=True)
-            progress_path.unlink(missing_ok=True)
-        elif not backup_dir.exists():
-            print(
-                f"--resume: no checkpoint in {backup_dir}; starting from scratch.", file=sys.stderr
-            )
-        history = json.loads(history_path.read_text()) if resume and history_path.exists() else {}
-        wall_before = history.get("wall_time_s", 0.0)
-
-        strategy = make_strategy(distribute)
-        augmenter = None
-        if hp.augment.enabled:
-            from core.augment import build_augmenter
-
-            augmenter = build_augmenter(hp.augment, seed=seed)
-        train_ds = make_dataset(
-            split.x_fit, split.y_fit, hp.batch_size, augmenter, shuffle_seed=seed
-        )
-        val_ds = make_dataset(split.x_val, split.y_val, 500) if len(split.y_val) else None
-        steps = int(np.ceil(len(split.y_fit) / hp.batch_size))
-
-        with strategy.scope():
-            model = (
-                spec.build(weights=weights, input_size=input_size)
-                if spec.transfer
-                else spec.build()
-            )
-            model.compile(
-                optimizer=make_optimizer(
-                    hp.optimizer,
-                    make_schedule(hp.schedule, hp.lr, steps * hp.epochs),
-                    hp.weight_decay,
-                ),
-                loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
-                metrics=["accuracy"],
-            )
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
-            _history_saver(history_path, history, wall_before),
-            ProgressLog(progress_path, hp.epochs + fine_tune_epochs, steps),
-        ]
-        if d.early_stopping and val_ds is not None:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    "val_accuracy", patience=d.early_stopping, restore_best_weights=True
-                )
-            )
-
-        started = time.time()
-        stage_times: dict[str, float] = {}
-        if spec.cached_features:
-            _fit_on_cached_features(
-                model, split, hp, work, callbacks, stage_times, strategy, seed, verbose
-            )
-        else:
-            model.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=hp.epochs,
-                callbacks=callbacks,
-                shuffle=False,  # the tf.data pipeline already shuffles
-                verbose=verbose,
-            )
-        if spec.transfer and fine_tune_epochs:
-            with strategy.scope():
-                unfreeze_top(model, fine_tune_layers)
-                model.compile(
-                    optimizer=make_optimizer(hp.optimizer, fine_tune_lr, hp.weight_decay),
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
-                    metrics=["accuracy"],
-                )
-            model.fit(
-                train_ds,
-                validation_data=val_ds,
-                initial_epoch=hp.epochs,
-                epochs=hp.epochs + fine_tune_epochs,
-                callbacks=callbacks[1:],
-                shuffle=False,
-                verbose=verbose,
-            )
+    """Run ``spec`` and write ``artifacts/<model>/``; returns the artifact folder."""
+    with training_lock(spec.model, artifacts_dir):
+        work = artifacts.work_dir(spec.model, artifacts_dir)
+        spec = _run_spec(spec, work, resume)
+        keras.utils.set_random_seed(spec.seed)
+        dataset, split = load_split(spec, verbose)
+        wall_before = _prepare_work(work, resume)
+        strategy = make_strategy(spec.distribute)
+        model = build_and_compile(spec, len(split.y_fit), strategy)
+        started, stage_times = time.time(), {}
+        fast_conv = os.environ.get("CIFAR10_FAST_CONV", "1") == "1"
+        with fastconv.enabled(fast_conv):
+            fit(model, spec, split, work, wall_before, stage_times, strategy, verbose)
         wall = wall_before + time.time() - started
-
-        body = model
         stage_times["fit_s"] = round(time.time() - started - stage_times.get("cache_s", 0.0), 1)
         checked = time.time()
-        model, validation, selection = _choose_test_time_views(model, hp, split)
+        shipped, validation, selection = _choose_test_time_views(model, spec, split)
         stage_times["validation_s"] = round(time.time() - checked, 1)
-
-        tested = time.time()
-        probs = predict_probs(model, dataset.x_test)
-        metrics = compute_metrics(dataset.y_test, probs)
-        stage_times["test_s"] = round(time.time() - tested, 1)
-        hist = {k: v for k, v in history.items() if isinstance(v, list)}
-        config = {
-            "model": name,
-            "command": command or f"python -m core.train {name}",
-            "hyperparameters": {
-                **asdict(hp),
-                "augment": hp.augment.to_dict(),
-                "fine_tune_epochs": fine_tune_epochs,
-                "fine_tune_layers": fine_tune_layers,
-                "fine_tune_lr": fine_tune_lr,
-                **({"weights": weights, "input_size": input_size} if spec.transfer else {}),
-            },
-            "seed": seed,
-            "epochs_trained": len(hist.get("loss", [])),
-            "parameters": int(body.count_params()),  # the network, not the fixed TTA maps
-            "dataset": {
-                "id": dataset.dataset_id,
-                "source": dataset.source,
-                "content_hash": dataset.content_hash,
-                "n_fit": int(len(split.y_fit)),
-                "n_val": int(len(split.y_val)),
-                "n_test": int(len(dataset.y_test)),
-            },
-            "validation": validation,
-            "selection": {**spec.selection, **selection},
-            "stage_times_s": stage_times,
-            "distribute": distribute,
-            "versions": library_versions(),
-            "machine": machine_description(),
-            "wall_time_s": round(wall, 1),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        model_tmp = work / "model.keras"
-        save_for_inference(model, model_tmp)
-        target = artifacts.write_artifact(
-            name,
-            model_tmp,
-            metrics,
-            hist,
-            config,
-            dataset.y_test,
-            probs,
-            model_card(name, config, metrics),
-            root=artifacts_dir,
+        record = {"validation": validation, "selection": selection, "stage_times_s": stage_times}
+        return evaluate_and_write(
+            spec, model, shipped, dataset, split, record, wall, work, artifacts_dir, command
         )
-        model_tmp.unlink(missing_ok=True)
-        shutil.rmtree(backup_dir, ignore_errors=True)
-        history_path.unlink(missing_ok=True)
-        return target
 
 
-def _choose_test_time_views(model, hp: TrainDefaults, split):
+def _run_spec(spec: RunSpec, work: Path, resume: bool) -> RunSpec:
+    """The spec to run: with ``resume``, the interrupted run's own (saved when it started)."""
+    path = work / RUN_FILE
+    if resume and path.exists():
+        return RunSpec.from_dict(json.loads(path.read_text()))
+    path.write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
+    return spec
+
+
+def load_split(spec: RunSpec, verbose: int) -> tuple[Cifar10, Split]:
+    """The data source (or a subset of it for quick runs) and its validation hold-out."""
+    dataset = load_cifar10(spec.data, progress=verbose > 0)
+    if spec.limit_train or spec.limit_test:
+        dataset = subset(dataset, spec.limit_train, spec.limit_test, seed=spec.seed)
+    split = split_validation(dataset.x_train, dataset.y_train, spec.val_fraction, seed=spec.seed)
+    return dataset, split
+
+
+def _prepare_work(work: Path, resume: bool) -> float:
+    """Clear a previous run's checkpoints (unless resuming); returns the wall time so far."""
+    backup, progress = work / "backup", work / PROGRESS_FILE
+    if not resume:
+        shutil.rmtree(backup, ignore_errors=True)
+        progress.unlink(missing_ok=True)
+        return 0.0
+    if not backup.exists():
+        print(f"--resume: no checkpoint in {backup}; starting from scratch.", file=sys.stderr)
+    return read_history(progress)[1]
+
+
+def build_and_compile(spec: RunSpec, n_fit: int, strategy) -> keras.Model:
+    model_spec = get_spec(spec.model)
+    steps = int(np.ceil(n_fit / spec.batch_size))
+    with strategy.scope():
+        if model_spec.transfer:
+            model = model_spec.build(weights=spec.weights, input_size=spec.input_size)
+        else:
+            model = model_spec.build()
+        if not model_spec.cached_features:  # that path compiles its own training wrapper
+            _compile(model, spec, make_schedule(spec.schedule, spec.lr, steps * spec.epochs))
+    return model
+
+
+def _compile(model: keras.Model, spec: RunSpec, lr) -> None:
+    model.compile(
+        optimizer=make_optimizer(spec.optimizer, lr, spec.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def _callbacks(spec: RunSpec, work: Path, wall_before: float, steps: int) -> list:
+    total = spec.epochs + (spec.fine_tune_epochs if get_spec(spec.model).transfer else 0)
+    return [
+        keras.callbacks.BackupAndRestore(str(work / "backup"), delete_checkpoint=False),
+        ProgressLog(work / PROGRESS_FILE, total, steps, wall_before),
+    ]
+
+
+def fit(model, spec: RunSpec, split, work, wall_before, stage_times, strategy, verbose) -> None:
+    """Fit ``model`` in place: on cached features, or on (augmented) images."""
+    steps = int(np.ceil(len(split.y_fit) / spec.batch_size))
+    callbacks = _callbacks(spec, work, wall_before, steps)
+    if get_spec(spec.model).cached_features:
+        _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, strategy, verbose)
+        return
+    augmenter = None
+    if spec.augment.enabled:
+        from core.augment import build_augmenter
+
+        augmenter = build_augmenter(spec.augment, seed=spec.seed)
+    train_ds = make_dataset(
+        split.x_fit, split.y_fit, spec.batch_size, augmenter, shuffle_seed=spec.seed
+    )
+    val_ds = make_dataset(split.x_val, split.y_val, 500) if len(split.y_val) else None
+    if spec.early_stopping and val_ds is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                "val_accuracy", patience=spec.early_stopping, restore_best_weights=True
+            )
+        )
+    kwargs = dict(validation_data=val_ds, shuffle=False, verbose=verbose)  # tf.data shuffles
+    model.fit(train_ds, epochs=spec.epochs, callbacks=callbacks, **kwargs)
+    if get_spec(spec.model).transfer and spec.fine_tune_epochs:
+        with strategy.scope():
+            unfreeze_top(model, spec.fine_tune_layers)
+            _compile(model, spec, spec.fine_tune_lr)
+        total, later = spec.epochs + spec.fine_tune_epochs, callbacks[1:]  # no BackupAndRestore
+        model.fit(train_ds, initial_epoch=spec.epochs, epochs=total, callbacks=later, **kwargs)
+
+
+def evaluate_and_write(
+    spec: RunSpec, body, shipped, dataset, split, record, wall, work, artifacts_dir, command
+) -> Path:
+    """Test-set metrics of the shipped model (the only look at the test set); the artifact."""
+    tested = time.time()
+    probs = predict_probs(shipped, dataset.x_test)
+    metrics = compute_metrics(dataset.y_test, probs)
+    record["stage_times_s"]["test_s"] = round(time.time() - tested, 1)
+    history, _ = read_history(work / PROGRESS_FILE)
+    config = run_config(spec, body, dataset, split, record, history, wall, command)
+    model_tmp = work / "model.keras"
+    save_for_inference(shipped, model_tmp)
+    target = artifacts.write_artifact(
+        spec.model,
+        model_tmp,
+        metrics,
+        history,
+        config,
+        dataset.y_test,
+        probs,
+        model_card(spec.model, config, metrics),
+        root=artifacts_dir,
+    )
+    model_tmp.unlink(missing_ok=True)
+    shutil.rmtree(work / "backup", ignore_errors=True)
+    return target
+
+
+def run_config(spec: RunSpec, body, dataset, split, record, history, wall, command) -> dict:
+    """config.json: the run spec, how its settings were chosen, data, versions, machine, time."""
+    model_spec = get_spec(spec.model)
+    return {
+        "model": spec.model,
+        "command": command or spec.command(),
+        "run_spec": spec.to_dict(),
+        "hyperparameters": {
+            k: v
+            for k, v in spec.to_dict().items()
+            if k not in ("model", "data", "val_fraction", "seed", "distribute")
+        },
+        "seed": spec.seed,
+        "val_fraction": spec.val_fraction,
+        "epochs_trained": len(history.get("loss", [])),
+        "parameters": int(body.count_params()),  # the network, not the fixed test-time views
+        "dataset": {
+            "id": dataset.dataset_id,
+            "source": dataset.source,
+            "content_hash": dataset.content_hash,
+            "n_fit": int(len(split.y_fit)),
+            "n_val": int(len(split.y_val)),
+            "n_test": int(len(dataset.y_test)),
+        },
+        "validation": record["validation"],
+        "selection": {**model_spec.selection, **record["selection"]},
+        "stage_times_s": record["stage_times_s"],
+        "distribute": spec.distribute,
+        "versions": library_versions(),
+        "machine": machine_description(),
+        "wall_time_s": round(wall, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _choose_test_time_views(model, spec: RunSpec, split):
     """Wrap ``model`` in the test-time views its recipe allows, each kept only if it raises
     validation accuracy. Returns (model to ship, validation accuracies, the rule applied)."""
     if not len(split.y_val):
-        wrapped = with_tta(model, shift=hp.tta_shift) if hp.tta_flip else model
+        wrapped = with_tta(model, shift=spec.tta_shift) if spec.tta_flip else model
         return wrapped, {}, {"test_time_views": "as configured (no validation split)"}
     validation = {"accuracy": accuracy_on(model, split.x_val, split.y_val)}
     chosen, best, rule = model, validation["accuracy"], "single view"
-    if hp.tta_flip:
-        flip = with_tta(model)
-        validation["accuracy_tta_flip"] = accuracy_on(flip, split.x_val, split.y_val)
-        if validation["accuracy_tta_flip"] > best:
-            chosen, best, rule = flip, validation["accuracy_tta_flip"], "image + mirror"
-        if hp.tta_shift:
-            shifted = with_tta(model, shift=True)
-            validation["accuracy_tta_flip_shift"] = accuracy_on(shifted, split.x_val, split.y_val)
-            if validation["accuracy_tta_flip_shift"] > best:
-                chosen, rule = shifted, "image + mirror + one-pixel shifts"
+    candidates = []
+    if spec.tta_flip:
+        candidates.append(("accuracy_tta_flip", "image + mirror", False))
+        if spec.tta_shift:
+            shift_rule = "image + mirror + one-pixel shifts"
+            candidates.append(("accuracy_tta_flip_shift", shift_rule, True))
+    for key, description, shift in candidates:
+        wrapped = with_tta(model, shift=shift)
+        validation[key] = accuracy_on(wrapped, split.x_val, split.y_val)
+        if validation[key] > best:
+            chosen, best, rule = wrapped, validation[key], description
     return (
         chosen,
         validation,
@@ -514,45 +426,34 @@ def _choose_test_time_views(model, hp: TrainDefaults, split):
     )
 
 
-def _fit_on_cached_features(
-    model, split, hp, work, callbacks, stage_times, strategy, seed, verbose
-):
+def _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, strategy, verbose):
     """Train the upper part of a transfer model on cached features of its frozen part."""
     from core import finetune
     from core.efficientnet_lite import split_parts
 
     started = time.time()
-    encoder, top = split_parts(model)
+    encoder, trainer = split_parts(model)
     features = finetune.cache_features(encoder, split, work, verbose)
     stage_times["cache_s"] = round(time.time() - started, 1)
-    steps = int(np.ceil(len(split.y_fit) / hp.batch_size))
+    steps = int(np.ceil(len(split.y_fit) / spec.batch_size))
     with strategy.scope():
-        top.compile(
-            optimizer=make_optimizer(
-                hp.optimizer, make_schedule(hp.schedule, hp.lr, steps * hp.epochs), hp.weight_decay
-            ),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
-            metrics=["accuracy"],
-        )
+        _compile(trainer, spec, make_schedule(spec.schedule, spec.lr, steps * spec.epochs))
+    views = [features["fit"], features["fit_mirror"]] if spec.augment.flip else [features["fit"]]
     cells = encoder.output_shape[1]
     batches = finetune.FeatureBatches(
-        [features["fit"], features["fit_mirror"]] if hp.augment.flip else [features["fit"]],
-        split.y_fit,
-        hp.batch_size,
-        shift_cells=round(hp.augment.shift * cells),
-        seed=seed,
+        views, split.y_fit, spec.batch_size, round(spec.augment.shift * cells), spec.seed
     )
     keep_best = finetune.KeepBest()
     validation = (np.asarray(features["val"]), one_hot(split.y_val)) if "val" in features else None
-    top.fit(
+    trainer.fit(
         batches,
         validation_data=validation,
-        epochs=hp.epochs,
+        epochs=spec.epochs,
         callbacks=[*callbacks, keep_best] if validation else callbacks,
         verbose=verbose,
     )
     if keep_best.weights is not None:
-        top.set_weights(keep_best.weights)
+        trainer.set_weights(keep_best.weights)
         stage_times["best_epoch"] = keep_best.best_epoch + 1
 
 
@@ -563,114 +464,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", choices=list(REGISTRY))
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="(peak) learning rate")
-    p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
-    p.add_argument("--schedule", choices=["constant", "onecycle"])
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--rotation", type=float, help="augmentation: max rotation in degrees")
-    p.add_argument("--shift", type=float, help="augmentation: max width/height shift (fraction)")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, help="augmentation: h-flip")
-    p.add_argument("--zoom", type=float, help="augmentation: max zoom (fraction)")
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument(
-        "--tta-flip",
-        action=argparse.BooleanOptionalAction,
-        help="ship the model averaging its predictions over the image and its mirror",
-    )
-    p.add_argument(
-        "--tta-shift",
-        action=argparse.BooleanOptionalAction,
-        help="with --tta-flip: also average over both moved one pixel diagonally each way",
-    )
-    p.add_argument(
-        "--data",
-        help="CIFAR-10 source: tarball, cifar-10-batches-py/, class folders "
-        "or .npz (default: $CIFAR10_DATA, else the official download)",
-    )
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
+    runspec.add_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], default="none")
-    p.add_argument(
-        "--weights",
-        default="imagenet",
-        help="transfer models: 'imagenet' (Keras cache/download) or a weights file",
-    )
-    p.add_argument("--input-size", type=int, default=128, help="transfer models: upscaled size")
-    p.add_argument("--fine-tune-epochs", type=int, default=0)
-    p.add_argument("--fine-tune-layers", type=int, default=30)
-    p.add_argument("--fine-tune-lr", type=float, default=1e-5)
-    p.add_argument("--limit-train", type=int, help="use a random subset of the training set")
-    p.add_argument("--limit-test", type=int, help="use a random subset of the test set")
     p.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
 
-def _augment_from_args(args, default: AugmentConfig) -> AugmentConfig:
-    if args.no_augment:
-        return AugmentConfig(rotation=0.0, shift=0.0, flip=False, zoom=0.0)
-    overrides = {
-        k: v
-        for k, v in (
-            ("rotation", args.rotation),
-            ("shift", args.shift),
-            ("flip", args.flip),
-            ("zoom", args.zoom),
-        )
-        if v is not None
-    }
-    return replace(default, **overrides)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spec = get_spec(args.model)
+    spec = runspec.from_arguments(args)
     try:
         target = train(
-            args.model,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            schedule=args.schedule,
-            weight_decay=args.weight_decay,
-            label_smoothing=args.label_smoothing,
-            augment=_augment_from_args(args, spec.defaults.augment),
-            tta_flip=args.tta_flip,
-            tta_shift=args.tta_shift,
-            data=args.data,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
+            spec,
             resume=args.resume,
-            distribute=args.distribute,
-            weights=None if args.weights == "none" else args.weights,
-            input_size=args.input_size,
-            fine_tune_epochs=args.fine_tune_epochs,
-            fine_tune_layers=args.fine_tune_layers,
-            fine_tune_lr=args.fine_tune_lr,
-            limit_train=args.limit_train,
-            limit_test=args.limit_test,
             artifacts_dir=args.artifacts,
             verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
-            command="python -m core.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+            command=spec.command(["--resume"] if args.resume else []),
         )
-    except (DataError, WeightsUnavailable, TrainingLocked, ValueError) as exc:
+    except (DataError, WeightsUnavailable, WeightsFileError, TrainingLocked, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"artifact written to {target}")
-    print(
-        json.dumps(
-            {
-                k: v
-                for k, v in json.loads((target / "metrics.json").read_text()).items()
-                if k in ("accuracy", "f1_macro", "loss")
-            }
-        )
-    )
+    metrics = json.loads((target / "metrics.json").read_text())
+    print(json.dumps({k: metrics[k] for k in ("accuracy", "f1_macro", "loss")}))
     return 0
 
 

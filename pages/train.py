@@ -2,15 +2,17 @@
 
 import os
 import time
+from dataclasses import replace
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core import jobs
+from core import jobs, runspec
 from core.data import DATA_ENV
 from core.reference import DATASET_LABEL
+from core.runspec import RunSpec
 from ui import common
 
 common.require_dashboard()
@@ -33,7 +35,6 @@ name = st.selectbox(
 )
 spec = registry[name]
 st.caption(spec.description)
-d = spec.defaults
 
 weights_flag = None
 blocked = None
@@ -60,13 +61,26 @@ if spec.transfer:
         weights_flag = "none"
         st.caption("Without ImageNet weights this is just a large network trained from scratch.")
 
+recipe = RunSpec.for_model(name)
+
+
+def _widget(column, f, default):
+    """An input for one RunSpec field, from its type, help and choices."""
+    label = f.name.replace("_", " ").capitalize()
+    help_text = f.metadata["help"]
+    if f.metadata["choices"]:
+        choices = list(f.metadata["choices"])
+        return column.selectbox(label, choices, index=choices.index(default), help=help_text)
+    if isinstance(default, int):
+        return int(column.number_input(label, 0, 100_000, default, help=help_text))
+    value = column.number_input(label, 0.0, 10.0, float(default), format="%.5g", help=help_text)
+    return float(value)
+
+
 with st.form("hyperparameters"):
-    c = st.columns(4)
-    epochs = c[0].number_input("Epochs", 1, 500, d.epochs)
-    batch_size = c[1].number_input("Batch size", 8, 2048, d.batch_size, step=8)
-    lr = c[2].number_input("Learning rate", 1e-6, 1.0, float(d.lr), format="%.5f")
-    optimizers = ["adam", "adamw", "sgd"]
-    optimizer = c[3].selectbox("Optimizer", optimizers, index=optimizers.index(d.optimizer))
+    settings, columns = {}, st.columns(4)
+    for i, f in enumerate(runspec.form_fields()):
+        settings[f.name] = _widget(columns[i % 4], f, getattr(recipe, f.name))
     data = st.text_input(
         "Data source (folder, tarball or .npz)",
         value=jobs.default_data_source(common.root()),
@@ -77,8 +91,8 @@ with st.form("hyperparameters"):
     limit_train = c[0].number_input("Quick run: training images (0 = all)", 0, 50_000, 0, 1000)
     limit_test = c[1].number_input("Quick run: test images (0 = all)", 0, 10_000, 0, 1000)
     st.caption(
-        f"Other settings (schedule {d.schedule}, weight decay {d.weight_decay}, label smoothing "
-        f"{d.label_smoothing}, augmentation {d.augment.to_dict()}) follow the model's recipe."
+        f"Other settings (augmentation {recipe.augment.to_dict()}, test-time views, seed "
+        f"{recipe.seed}) follow the model's recipe; `python -m core.train --help` lists them."
     )
     state = jobs.job_state(name, common.root())
     submitted = st.form_submit_button(
@@ -93,16 +107,12 @@ if limit_test:
     )
 
 if submitted:
-    request = jobs.TrainRequest(
-        model=name,
-        epochs=int(epochs),
-        batch_size=int(batch_size),
-        lr=float(lr),
-        optimizer=optimizer,
+    request = replace(
+        RunSpec.for_model(name, **settings),
         data=data.strip() or None,
         limit_train=int(limit_train) or None,
         limit_test=int(limit_test) or None,
-        weights=weights_flag,
+        weights=None if weights_flag == "none" else weights_flag or recipe.weights,
     )
     try:
         pid = jobs.start_training(request, common.root())

@@ -15,6 +15,7 @@ from PIL import Image
 
 from core import artifacts, evaluate, predict, train
 from core.jobs import TrainingLocked, training_lock
+from core.runspec import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,16 +125,17 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_npz, tmp_path, trained):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    history_file = artifacts.work_dir("custom", tmp_path) / "history.json"
+    progress_file = artifacts.work_dir("custom", tmp_path) / "progress.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if history_file.exists() and json.loads(history_file.read_text())["epochs_done"] >= 1:
+        if progress_file.exists() and train.read_history(progress_file)[0].get("loss"):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    first = json.loads(history_file.read_text())
-    assert 1 <= first["epochs_done"] < 4, "the run should have been killed mid-way"
+    first, _ = train.read_history(progress_file)
+    done = len(first["loss"])
+    assert 1 <= done < 4, "the run should have been killed mid-way"
     assert artifacts.Artifact("custom", tmp_path).status().ready, "the previous one stays"
     assert (tmp_path / "custom" / "model.keras").read_bytes() == previous_model
 
@@ -141,7 +143,7 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_npz, tmp_path, trained):
     assert train.main([*args, "--resume", "--epochs", "9"]) == 0
     history = artifacts.Artifact("custom", tmp_path).history()
     assert len(history["loss"]) == 4
-    assert history["loss"][: first["epochs_done"]] == first["loss"]  # the past is kept, not redone
+    assert history["loss"][:done] == first["loss"]  # the past is kept, not redone
     progress = [
         json.loads(line)
         for line in (artifacts.work_dir("custom", tmp_path) / "progress.jsonl")
@@ -176,21 +178,33 @@ def test_mirrored_strategy_runs_one_epoch_on_cpu(tiny_npz, tmp_path):
     assert config["distribute"] == "mirrored" and config["epochs_trained"] == 1
 
 
-def test_tta_flip_ships_the_wrapped_model_and_records_both_validation_accuracies(
-    tiny_npz, tmp_path
-):
+def _shipped_views_follow_validation(art: artifacts.Artifact) -> str:
+    """The shipped model is the candidate with the best validation accuracy; its rule says so."""
+    config = art.config()
+    validation = config["validation"]
+    best = max(validation, key=lambda k: (validation[k], k == "accuracy"))
+    model = keras.saving.load_model(art.path / "model.keras")
+    expected = {
+        "accuracy": ("custom", "single view"),
+        "accuracy_tta_flip": ("custom_tta", "image + mirror:"),
+        "accuracy_tta_flip_shift": ("custom_tta", "image + mirror + one-pixel shifts"),
+    }[best]
+    assert model.name == expected[0]
+    assert config["selection"]["test_time_views"].startswith(expected[1])
+    return best
+
+
+def test_tta_flip_is_shipped_only_if_it_raises_validation_accuracy(tiny_npz, tmp_path):
     args = ["custom", "--data", str(tiny_npz), "--epochs", "1", "--batch-size", "32"]
     assert train.main([*args, "--tta-flip", "--artifacts", str(tmp_path), "--quiet"]) == 0
     art = artifacts.Artifact("custom", tmp_path)
     validation = art.config()["validation"]
     assert set(validation) == {"accuracy", "accuracy_tta_flip"}
     assert all(0.0 <= v <= 1.0 for v in validation.values())
-    model = keras.saving.load_model(art.path / "model.keras")
-    assert model.name == "custom_tta"
-    assert model.get_layer("mirror_width") is not None
+    _shipped_views_follow_validation(art)
 
 
-def test_tta_shift_ships_the_six_view_model_and_records_its_validation_accuracy(tiny_npz, tmp_path):
+def test_tta_shift_candidates_are_measured_on_validation(tiny_npz, tmp_path):
     args = ["custom", "--data", str(tiny_npz), "--epochs", "1", "--batch-size", "32"]
     flags = ["--tta-flip", "--tta-shift", "--artifacts", str(tmp_path), "--quiet"]
     assert train.main([*args, *flags]) == 0
@@ -198,8 +212,20 @@ def test_tta_shift_ships_the_six_view_model_and_records_its_validation_accuracy(
     config = art.config()
     assert set(config["validation"]) == {"accuracy", "accuracy_tta_flip", "accuracy_tta_flip_shift"}
     assert config["hyperparameters"]["tta_shift"] is True
-    model = keras.saving.load_model(art.path / "model.keras")
-    assert model.get_layer("shift_average") is not None
+    _shipped_views_follow_validation(art)
+
+
+def test_run_spec_is_saved_and_the_command_is_what_a_user_types(tiny_npz, tmp_path):
+    args = ["custom", "--data", str(tiny_npz), "--epochs", "1", "--lr", "0.01", "--no-flip"]
+    assert train.main([*args, "--artifacts", str(tmp_path), "--quiet"]) == 0
+    config = artifacts.Artifact("custom", tmp_path).config()
+    spec = RunSpec.from_dict(config["run_spec"])
+    assert (spec.epochs, spec.lr, spec.augment.flip) == (1, 0.01, False)
+    assert spec.batch_size == RunSpec.for_model("custom").batch_size  # the recipe's
+    assert config["command"] == (
+        f"python -m core.train custom --epochs 1 --lr 0.01 --data {tiny_npz} --no-flip"
+    )
+    assert str(tmp_path) not in config["command"], "--artifacts is the machine's, not the run's"
 
 
 def test_transfer_model_trains_end_to_end_without_imagenet_weights(tiny_npz, tmp_path):
