@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.consistency import metrics_mismatches, model_mismatch
+
 ARTIFACTS_ENV = "CIFAR10_ARTIFACTS"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
@@ -116,12 +118,9 @@ class Artifact:
             metrics, preds = self.metrics(), self.predictions()
         except ArtifactError as exc:
             return Status(self.name, "broken", str(exc))
-        from core.evaluate import compute_metrics, metrics_differences
-
         # A small tolerance: a metrics file must describe its predictions, not match them
         # bit for bit on another machine (`core.evaluate` checks the exact digits).
-        recomputed = compute_metrics(preds["y_true"], preds["probs"])
-        diffs = metrics_differences(metrics, recomputed, rel_tol=1e-6)
+        _, diffs = metrics_mismatches(metrics, preds["y_true"], preds["probs"], rel_tol=1e-6)
         if diffs:
             return Status(
                 self.name, "broken", f"metrics.json does not match its predictions ({diffs[0]})"
@@ -134,9 +133,7 @@ class Artifact:
         ``test_images`` are uint8 images in the artifact's test order (``core.samples``). Catches
         a model file swapped, retrained or damaged without its metrics and predictions.
         """
-        stored = self.predictions()["probs"][: len(test_images)]
-        probs = np.asarray(model(test_images.astype(np.float32) / 255.0, training=False))
-        if probs.shape != stored.shape or not np.allclose(probs, stored, atol=atol):
+        if model_mismatch(model, test_images, self.predictions()["probs"], atol):
             raise ArtifactError(
                 f"{self.name}: {MODEL_FILE} does not reproduce its stored test predictions "
                 "(the model and its metrics come from different runs)"
