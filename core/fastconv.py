@@ -7,12 +7,16 @@ Model 1 train at ~37 images/s. For the stride-1, "same"-padded, odd-square-kerne
 of our models, the input gradient *is* a forward convolution of the upstream gradient with the
 kernel flipped spatially and its channel axes swapped, which the fast forward kernel computes.
 
-``install()`` routes Keras' TensorFlow ``conv`` through that formulation. The layers and saved
+``enabled()`` routes Keras' TensorFlow ``conv`` through that formulation for the duration of
+a ``with`` block (training's fit) and restores Keras' own afterwards. The layers and saved
 models stay stock ``keras.layers.Conv2D``; only the arithmetic used during training changes, and
 ``tests/test_fastconv.py`` checks that both gradients equal TensorFlow's own.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import tensorflow as tf
 from keras.src.backend.tensorflow import nn as keras_tf_nn
@@ -62,10 +66,14 @@ def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation
     return _original_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
 
 
-def install() -> None:
-    """Use the fast gradient for every Keras convolution in this process (idempotent)."""
+@contextlib.contextmanager
+def enabled(active: bool = True) -> Iterator[None]:
+    """Within the block, every Keras convolution uses the fast gradient; restored after."""
+    if not active or keras_tf_nn.conv is _conv:  # off, or already on (nested)
+        yield
+        return
     keras_tf_nn.conv = _conv
-
-
-def uninstall() -> None:
-    keras_tf_nn.conv = _original_conv
+    try:
+        yield
+    finally:
+        keras_tf_nn.conv = _original_conv

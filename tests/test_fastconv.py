@@ -35,15 +35,15 @@ def test_keras_conv_layers_use_it_only_where_exact():
 
     calls = []
     original = fastconv.conv2d_same
-    fastconv.install()
+    x = np.ones((1, 8, 8, 3), np.float32)
     try:
         fastconv.conv2d_same = lambda x, k: calls.append(k.shape) or original(x, k)
-        x = np.ones((1, 8, 8, 3), np.float32)
-        keras.layers.Conv2D(4, 3, padding="same")(x)
-        keras.layers.Conv2D(4, 3, padding="valid")(x)  # not "same": TensorFlow's own op
-        keras.layers.Conv2D(4, 2, padding="same")(x)  # even kernel: asymmetric padding
-        keras.layers.Conv2D(4, 3, strides=2, padding="same")(x)
+        with fastconv.enabled():
+            keras.layers.Conv2D(4, 3, padding="same")(x)
+            keras.layers.Conv2D(4, 3, padding="valid")(x)  # not "same": TensorFlow's own op
+            keras.layers.Conv2D(4, 2, padding="same")(x)  # even kernel: asymmetric padding
+            keras.layers.Conv2D(4, 3, strides=2, padding="same")(x)
+        keras.layers.Conv2D(4, 3, padding="same")(x)  # after the block: Keras' own again
     finally:
         fastconv.conv2d_same = original
-        fastconv.uninstall()
     assert calls == [(3, 3, 3, 4)]
