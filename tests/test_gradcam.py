@@ -1,0 +1,100 @@
+"""Grad-CAM: maps of the input's size, per class, through wrappers and nested backbones."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from core import artifacts
+from core.gradcam import GradCam, overlay
+from core.models import with_tta
+from core.samples import load_test_images
+
+
+@pytest.fixture(scope="module")
+def images():
+    samples = load_test_images()
+    return samples.images[:4]
+
+
+def _cnn(seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((32, 32, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu", name="features")(x)
+    outputs = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+def _transfer(seed: int = 0) -> keras.Model:
+    """Like the transfer models: upscaling, then a nested backbone holding the layer."""
+    keras.utils.set_random_seed(seed)
+    b_in = keras.Input((48, 48, 3))
+    b = layers.Conv2D(8, 3, strides=2, activation="relu")(b_in)
+    b = layers.Conv2D(16, 3, activation="relu", name="backbone_out")(b)
+    backbone = keras.Model(b_in, b, name="backbone")
+    inputs = keras.Input((32, 32, 3))
+    x = layers.Resizing(48, 48)(inputs)
+    x = backbone(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(10, activation="softmax")(layers.Dense(12, activation="relu")(x))
+    return keras.Model(inputs, outputs, name="transfer")
+
+
+@pytest.mark.parametrize("build, layer", [(_cnn, "features"), (_transfer, "backbone_out")])
+def test_map_has_the_inputs_size_and_changes_with_the_target_class(images, build, layer):
+    model = build()
+    cam = GradCam(model, layer)
+    predicted = cam(images)
+    assert predicted.heatmaps.shape == (4, 32, 32)
+    assert predicted.heatmaps.min() >= 0 and predicted.heatmaps.max() <= 1
+    assert np.array_equal(predicted.class_index, model.predict(images / 255.0, verbose=0).argmax(1))
+    other = (predicted.class_index + 1) % 10
+    changed = cam(images, class_index=other)
+    assert np.array_equal(changed.class_index, other)
+    assert np.abs(changed.heatmaps - predicted.heatmaps).mean() > 0.02
+    assert cam(images[0]).heatmaps.shape == (1, 32, 32), "one image, (H, W, 3)"
+
+
+def test_a_test_time_view_wrapper_is_explained_through_its_single_view_network(images):
+    inner = _transfer(seed=1)  # two levels down: wrapper -> network -> backbone
+    wrapper = with_tta(inner, shift=True)
+    cam = GradCam(wrapper, "backbone_out")
+    assert cam.single_view
+    for k in (0, 7):
+        np.testing.assert_allclose(
+            cam(images, k).heatmaps, GradCam(inner, "backbone_out")(images, k).heatmaps, atol=1e-5
+        )
+    whole = wrapper.predict(images / 255.0, verbose=0).argmax(axis=1)
+    assert np.array_equal(cam(images).class_index, whole), "the class the whole model answers"
+
+
+def test_a_saved_sequential_model_loads_and_explains(trained, images):
+    # A loaded Sequential's layer.output is off its graph; the gradient must still flow.
+    model = artifacts.Artifact("custom", trained).load_model()
+    cam = GradCam.for_model("custom", model)
+    assert cam.layer_name == "last_conv"
+    predicted = cam(images)
+    first = predicted.heatmaps
+    second = cam(images, (predicted.class_index + 1) % 10).heatmaps
+    assert first.shape == (4, 32, 32) and first.max() == pytest.approx(1.0)
+    assert np.abs(first - second).mean() > 0.02
+
+
+def test_registry_layer_missing_falls_back_to_the_deepest_convolution(images):
+    cam = GradCam.for_model("vgg12", _cnn())  # the registry names conv5_3; _cnn has none
+    assert cam.layer_name == "features"
+    assert cam(images).heatmaps.shape == (4, 32, 32)
+
+
+def test_unknown_layer_is_refused():
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        GradCam(_cnn(), "nope")
+
+
+def test_overlay_is_an_enlarged_rgb_picture(images):
+    heatmap = np.linspace(0, 1, 32 * 32).reshape(32, 32)
+    picture = overlay(images[0], heatmap, scale=4)
+    assert picture.shape == (128, 128, 3) and picture.dtype == np.uint8
+    assert not np.array_equal(picture[::4, ::4], images[0])
