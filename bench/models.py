@@ -4,7 +4,7 @@
 
 Accuracy and macro F1 come from the artifact's metrics.json (test set). Throughput is
 model.predict over the 10,000 test images (batch 500, after one warm-up pass); latency is one
-image per call through ``core.predict.Predictor`` (the path the dashboard uses), warm, median
+image per call through ``core.predictor.Predictor`` (the path the dashboard uses), warm, median
 and 95th percentile over ``--calls`` calls.
 """
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core import artifacts  # noqa: E402
 from core.data import load_cifar10, scale  # noqa: E402
 from core.models import REGISTRY  # noqa: E402
-from core.predict import Predictor  # noqa: E402
+from core.predictor import Predictor  # noqa: E402
 
 
 def main() -> None:

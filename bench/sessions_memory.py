@@ -17,7 +17,7 @@ import io, resource, sys, threading, time
 import numpy as np
 from PIL import Image
 from core.classify import classify_files
-from core.predict import Predictor
+from core.predictor import Predictor
 
 sessions = int(sys.argv[1])
 predictor, _ = Predictor.from_artifacts()

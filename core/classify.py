@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.images import decode_many
-from core.predict import Prediction, Predictor
+from core.predictor import Prediction, Predictor
 
 
 @dataclass(frozen=True)

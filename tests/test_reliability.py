@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import predict
 from core.artifacts import Artifact, ArtifactError
 from core.classify import classify_files
 from core.data import CLASS_NAMES
 from core.images import decode_many
+from core.predictor import Predictor
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_model_from_another_run_is_caught_by_verification(copy_of, tiny_npz):
 def test_broken_artifact_leaves_the_others_usable(copy_of, trained):
     shutil.copytree(trained / "custom", copy_of / "vgg12")
     (copy_of / "vgg12" / "model.keras").write_bytes(b"broken")
-    predictor, failed = predict.Predictor.from_artifacts(["custom", "vgg12", "vgg12_opt"], copy_of)
+    predictor, failed = Predictor.from_artifacts(["custom", "vgg12", "vgg12_opt"], copy_of)
     assert list(predictor.models) == ["custom"]
     assert failed["vgg12"].startswith("broken") and failed["vgg12_opt"].startswith("missing")
 
@@ -103,7 +103,7 @@ def test_predictor_refuses_a_model_that_does_not_match_its_predictions(copy_of, 
     assert Artifact("vgg12", copy_of).status().ready
     with np.load(tiny_npz) as z:
         images = z["x_test"][:16]
-    predictor, failed = predict.Predictor.from_artifacts(
+    predictor, failed = Predictor.from_artifacts(
         ["custom", "vgg12"], copy_of, verify_with=("tiny", images)
     )
     assert list(predictor.models) == ["custom"]
@@ -118,7 +118,7 @@ def test_status_puts_back_an_artifact_left_mid_swap(copy_of):
 
 def test_eight_threads_get_their_own_answers(trained, tmp_path):
     """Eight sessions classifying at once through the live page's code path, one model copy."""
-    predictor, _ = predict.Predictor.from_artifacts(["custom"], trained)
+    predictor, _ = Predictor.from_artifacts(["custom"], trained)
     colours = [(255 * (i & 1), 255 * (i >> 1 & 1), 255 * (i >> 2 & 1)) for i in range(8)]
     uploads = []
     for i, colour in enumerate(colours):
