@@ -1,0 +1,78 @@
+"""The HTML report: self-contained, every ready model with its numbers (core.report)."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from core import artifacts, report
+from core.models import REGISTRY
+from tests.beyond_fixtures import FAKE_MODELS, beyond_root  # noqa: F401
+
+
+class _Resources(HTMLParser):
+    """Every tag and the attributes that could make a browser fetch something."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.urls, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for key, value in attrs:
+            if key in ("src", "href", "srcset", "poster", "data", "action") and value:
+                self.urls.append((tag, key, value))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def html(beyond_root):  # noqa: F811
+    return report.build_report(beyond_root, n_examples=2, n_boot=100)
+
+
+def test_report_names_every_ready_model_with_its_accuracy(html, beyond_root):  # noqa: F811
+    for name in FAKE_MODELS:
+        accuracy = artifacts.Artifact(name, beyond_root).metrics()["accuracy"]
+        assert REGISTRY[name].title in html
+        assert f"{accuracy:.4f} [" in html, "accuracy with its interval"
+    for section in (
+        "Models",
+        "Is the difference real?",
+        "Reference comparison",
+        "Confusion matrices",
+        "Calibration",
+        "Accuracy under corruptions",
+        "Grad-CAM",
+        "Model cards",
+    ):
+        assert section in html
+    assert "Gaussian noise" in html, "custom's robustness.json is charted"
+    assert "python -m core.robustness vgg12" in html, "the missing one says how to get it"
+    assert "<td>accuracy</td>" in html, "the model card's table is rendered"
+
+
+def test_report_is_self_contained(html):
+    parser = _Resources()
+    parser.feed(html)
+    assert "script" in parser.tags and "img" in parser.tags
+    outside = [u for u in parser.urls if not u[2].startswith(("data:", "#"))]
+    assert outside == [], "only inline data: resources"
+    assert "<link" not in html.lower().split("<body", 1)[0], "no external stylesheet"
+    assert "@import" not in html and "@font-face" not in html
+    assert html.count("<script") == html.count("</script>")
+    assert "<script src" not in html.replace(" ", " ")
+
+
+def test_cli_writes_the_file_atomically(beyond_root, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "meeting" / "report.html"
+    args = ["--out", str(out), "--artifacts", str(beyond_root), "--examples", "1"]
+    assert report.main(args) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]
+    assert "self-contained" in capsys.readouterr().out
+
+
+def test_report_with_no_trained_model_says_so(tmp_path):
+    text = report.build_report(tmp_path, n_examples=0)
+    assert "No model is trained yet" in text
