@@ -19,6 +19,7 @@ import pickle
 import socket
 import tarfile
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -290,12 +291,26 @@ def _progress(items, desc: str, enabled: bool):
 
 
 def is_online(host: str = "www.cs.toronto.edu", port: int = 443, timeout: float = 3.0) -> bool:
-    """Whether ``host`` answers within ``timeout`` seconds (so we never wait on a dead network)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    """Whether ``host`` answers within ``timeout`` seconds (so we never wait on a dead network).
+
+    The socket timeout does not cover the DNS lookup, which can hang for much longer on a
+    machine without a network, so the whole check runs in a daemon thread that is given up on
+    after ``timeout`` seconds.
+    """
+    answers: list[bool] = []
+    finished = threading.Event()
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                answers.append(True)
+        except OSError:
+            answers.append(False)
+        finally:
+            finished.set()
+
+    threading.Thread(target=connect, name=f"is_online {host}", daemon=True).start()
+    return finished.wait(timeout) and answers == [True]
 
 
 def offline_message(target: Path) -> str:

@@ -1,6 +1,7 @@
 import hashlib
 import io
 import pickle
+import socket
 import tarfile
 import time
 
@@ -148,6 +149,28 @@ def test_offline_without_a_path_fails_at_once_naming_both_ways_out(tmp_path, mon
     message = str(err.value)
     assert str(tmp_path / "cifar-10-python.tar.gz") in message
     assert "--data" in message and "train/<class>/" in message
+
+
+def test_is_online_gives_up_on_a_hanging_dns_lookup_after_its_timeout(monkeypatch):
+    def hanging_lookup(*args, **kwargs):
+        time.sleep(10)
+        raise OSError("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    started = time.perf_counter()
+    assert data.is_online("cifar.example", timeout=1.0) is False
+    assert time.perf_counter() - started < 1.5
+
+
+def test_is_online_answers_true_for_a_listening_port_and_false_at_once_for_a_closed_one():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert data.is_online("127.0.0.1", port, timeout=3.0) is True
+    started = time.perf_counter()
+    assert data.is_online("127.0.0.1", port, timeout=3.0) is False  # refused, not timed out
+    assert time.perf_counter() - started < 1.0
 
 
 def test_validation_split_is_stratified_and_disjoint():
