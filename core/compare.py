@@ -16,6 +16,7 @@ import numpy as np
 
 from core import artifacts
 from core.data import CLASS_NAMES
+from core.reference import dataset_label as reference_label
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -34,25 +35,41 @@ def statuses(
     return {n: artifacts.Artifact(n, root).status() for n in names or registry_names()}
 
 
-def artifact_stamp(name: str, root: str | os.PathLike | None = None) -> float:
-    """Changes whenever an artifact is (re)written: the mtime of its metrics file, or 0."""
-    try:
-        return (artifacts.Artifact(name, root).path / artifacts.METRICS_FILE).stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def artifact_files_key(name: str, root: str | os.PathLike | None = None) -> tuple:
-    """(file, size, mtime) of each required file present: changes when any of them does."""
+def artifact_key(name: str, root: str | os.PathLike | None = None) -> tuple:
+    """The one freshness key of an artifact, for everything cached from it: (file, size,
+    mtime) of every file in its folder, so replacing any one file (the model alone, say)
+    changes it."""
     path = artifacts.Artifact(name, root).path
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file())
+    except OSError:
+        return ()
     key = []
-    for filename in artifacts.REQUIRED_FILES:
+    for file in files:
         try:
-            st = (path / filename).stat()
+            st = file.stat()
         except OSError:
             continue
-        key.append((filename, st.st_size, st.st_mtime_ns))
+        key.append((file.name, st.st_size, st.st_mtime_ns))
     return tuple(key)
+
+
+def modified_time(key: tuple) -> float:
+    """When the newest file of an ``artifact_key`` was written (epoch seconds; 0 if none)."""
+    return max((mtime for _, _, mtime in key), default=0) / 1e9
+
+
+def dataset_label(names: list[str], root: str | os.PathLike | None = None) -> str:
+    """The data the given artifacts were measured on, from their own dataset ids."""
+    ids = set()
+    for name in names:
+        try:
+            ids.add(artifacts.Artifact(name, root).config().get("dataset", {}).get("id"))
+        except artifacts.ArtifactError:
+            continue
+    if len(ids) > 1:
+        return "different data per model (see each model card)"
+    return reference_label(next(iter(ids), None))
 
 
 def summary_row(name: str, root: str | os.PathLike | None = None) -> dict:
@@ -77,6 +94,7 @@ def summary_row(name: str, root: str | os.PathLike | None = None) -> dict:
         "epochs": cfg.get("epochs_trained"),
         "train_time_min": cfg["wall_time_s"] / 60 if cfg.get("wall_time_s") is not None else None,
         "n_test": m["n_test"],
+        "dataset_id": cfg.get("dataset", {}).get("id"),
     }
 
 

@@ -1,7 +1,7 @@
 """The reference results our models are compared with, and how to name the data they came from.
 
-The numbers are the test-set results reported on the reference slides
-(``/work/shared/reference``) for the two twelve-conv models. Their precision and recall are
+The numbers are the test-set results reported on the reference slides (``shared/reference``
+beside the project) for the two twelve-conv models. Their precision and recall are
 "reference style": Keras ``Precision()``/``Recall()`` on softmax outputs at threshold 0.5, pooled
 over classes; ``metrics["reference_style"]`` of an artifact is computed the same way, so those
 are the numbers to put beside them.
@@ -11,9 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Where every accuracy we show was measured: the test split of the JPEG class-folder copy of
-# CIFAR-10 (a close proxy for, not the same as, the official python-format files).
-DATASET_LABEL = "CIFAR-10 (JPEG copy)"
+
+def dataset_label(dataset_id: str | None) -> str:
+    """How to name the data an artifact was measured on, from its config's dataset id."""
+    if not dataset_id:
+        return "CIFAR-10 (source not recorded)"
+    if dataset_id.startswith("cifar10-official"):
+        return "CIFAR-10 (official files)"
+    if "jpeg" in dataset_id.lower():
+        return "CIFAR-10 (JPEG copy)"
+    return f"CIFAR-10 ({dataset_id.split(':', 1)[-1].split('[', 1)[0]})"
+
+
+# Kept for code that names the data without an artifact at hand: the JPEG copy every shipped
+# artifact was measured on. Pages name the data from the artifacts (``dataset_label``).
+DATASET_LABEL = dataset_label("cifar10-folders:cifar10-jpeg")
 
 
 @dataclass(frozen=True)

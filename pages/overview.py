@@ -6,17 +6,24 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import compare
 from core.data import CLASS_NAMES
-from core.reference import DATASET_LABEL, REFERENCE
+from core.reference import REFERENCE, best_reference
 from ui import common
 
 common.require_dashboard()
 
+
+def format_interval(interval: tuple[float, float]) -> str:
+    return f"{interval[0]:.1%} to {interval[1]:.1%}"
+
+
 st.title("CIFAR-10 CNN studio")
 st.write(
-    "Five convolutional networks learn to tell apart ten kinds of small (32x32 pixel) photos. "
-    "This page sums up the data and how well each trained model does; the other pages go "
-    "into detail, let you try the models on your own pictures and train new ones."
+    f"{len(common.registry())} convolutional networks learn to tell apart ten kinds of small "
+    "(32x32 pixel) photos. This page sums up the data and how well each trained model does; "
+    "the other pages go into detail, let you try the models on your own pictures and train "
+    "new ones."
 )
 
 # --- the data ---------------------------------------------------------------------------------
@@ -55,10 +62,23 @@ else:
     fig = px.bar(balance, x="class", y="test images", title="Class balance (test set)")
     fig.update_layout(height=360, margin=dict(l=0, r=0, t=40, b=0))
     right.plotly_chart(fig, width="stretch")
+    height, width = samples.images.shape[1:3]
+    ready_now = common.ready_models()
+    config = common.config(ready_now[0]) if ready_now else {}
+    n_train = sum(config.get("dataset", {}).get(k, 0) for k in ("n_fit", "n_val"))
+    n_val = config.get("dataset", {}).get("n_val", 0)
+    balanced = "every class equally common" if len(set(counts)) == 1 else "classes unequal"
+    train_text = (
+        f"{n_train:,} for training (of which {n_val:,} held out for validation) and "
+        if n_train
+        else ""
+    )
     right.caption(
-        f"{DATASET_LABEL}: 60,000 colour photos of 32x32 pixels in 10 classes, 50,000 for "
-        f"training and {len(samples):,} for testing, every class equally common. Test images "
-        "are never used for training or for choosing settings."
+        f"{common.data_label()}: colour photos of {width}x{height} pixels in "
+        f"{len(CLASS_NAMES)} classes, {train_text}{len(samples):,} for testing, {balanced}. "
+        "Test images are never used for training. Settings are chosen on the validation "
+        "split, with the exceptions each model's card states (see *How each model's settings "
+        "were chosen* below)."
     )
 
 # --- the models -------------------------------------------------------------------------------
@@ -67,16 +87,22 @@ status = common.statuses()
 ready = [name for name, s in status.items() if s.ready]
 rows = []
 for name in ready:
-    row = common.summary(name)
+    row, ci = common.summary(name), common.intervals(name)
     rows.append(
         {
             "model": common.title(name),
+            "name": name,
             "source": "ours",
             "accuracy": row["accuracy"],
-            "precision": row["precision_ref"],
-            "recall": row["recall_ref"],
-            "F1": row["f1_ref"],
+            "accuracy 95% CI": format_interval(ci["accuracy"]),
+            "precision (macro)": row["precision_macro"],
+            "recall (macro)": row["recall_macro"],
+            "F1 (macro)": row["f1_macro"],
+            "F1 95% CI": format_interval(ci["f1_macro"]),
             "loss": row["loss"],
+            "precision, as the reference computed it": row["precision_ref"],
+            "recall, as the reference computed it": row["recall_ref"],
+            "F1, as the reference computed it": row["f1_ref"],
         }
     )
 for ref in REFERENCE.values():
@@ -85,18 +111,20 @@ for ref in REFERENCE.values():
             "model": ref.title,
             "source": "reference",
             "accuracy": ref.accuracy,
-            "precision": ref.precision,
-            "recall": ref.recall,
-            "F1": ref.f1,
             "loss": ref.loss,
+            "precision, as the reference computed it": ref.precision,
+            "recall, as the reference computed it": ref.recall,
+            "F1, as the reference computed it": ref.f1,
         }
     )
 table = pd.DataFrame(rows)
+label = common.data_label()
 
 if ready:
-    best = max(ready, key=lambda n: common.summary(n)["accuracy"])
-    best_acc = common.summary(best)["accuracy"]
-    ref_best = max(REFERENCE.values(), key=lambda r: r.accuracy)
+    best = compare.best_model([r for r in rows if r["source"] == "ours"])
+    best_row = next(r for r in rows if r["model"] == best)
+    best_acc = best_row["accuracy"]
+    ref_best = best_reference()
     verdict = (
         "above"
         if best_acc > ref_best.accuracy
@@ -105,33 +133,41 @@ if ready:
         else "at"
     )
     st.success(
-        f"**Best model so far: {common.title(best)}**, which labels {best_acc:.1%} of the "
-        f"{DATASET_LABEL} test images correctly; that is {verdict} the best reference result "
-        f"({ref_best.accuracy:.1%}, {ref_best.title})."
+        f"**Best model so far: {best_row['model']}**, which labels {best_acc:.1%} of the "
+        f"{label} test images correctly (95% interval {best_row['accuracy 95% CI']}); that "
+        f"is {verdict} the best reference result ({ref_best.accuracy:.1%}, {ref_best.title})."
     )
-    cols = st.columns(min(len(ready), 5))
-    for col, name in zip(cols, ready, strict=False):
-        acc = common.summary(name)["accuracy"]
-        ref = REFERENCE.get(name)
+    cols = st.columns(min(len(ready), 6))
+    for col, row in zip(cols, [r for r in rows if r["source"] == "ours"], strict=False):
+        ref = REFERENCE.get(row["name"])
         col.metric(
-            common.title(name),
-            f"{acc:.1%}",
-            delta=f"{(acc - ref.accuracy) * 100:+.1f} pts vs reference" if ref else None,
-            help=f"Accuracy on the {DATASET_LABEL} test set",
+            row["model"],
+            f"{row['accuracy']:.1%}",
+            delta=f"{(row['accuracy'] - ref.accuracy) * 100:+.1f} pts vs reference"
+            if ref
+            else None,
+            help=f"Accuracy on the {label} test set; 95% bootstrap interval "
+            f"{row['accuracy 95% CI']} (resampling the test images).",
         )
+        col.caption(f"95% interval {row['accuracy 95% CI']}")
 else:
     common.no_models_message()
 
+numeric = [c for c in table.columns if c not in ("model", "name", "source") and "CI" not in c]
 st.dataframe(
-    table.style.format({k: "{:.3f}" for k in ("accuracy", "precision", "recall", "F1", "loss")}),
+    table.drop(columns=["name"], errors="ignore").style.format(
+        {k: "{:.3f}" for k in numeric}, na_rep="–"
+    ),
     hide_index=True,
     width="stretch",
 )
-common.dataset_caption(10_000)
+common.dataset_caption(len(samples) if not isinstance(samples, str) else None)
 st.caption(
-    "Precision, recall and F1 here are computed the way the reference reported them (Keras "
-    "Precision/Recall at a 0.5 probability threshold, pooled over classes), so ours and theirs "
-    "compare like for like. The Model comparison page also shows the per-class (macro) versions."
+    "Precision, recall and F1 (macro) are averaged over the ten classes from each model's top "
+    "answer (scikit-learn). The reference reported precision and recall differently (Keras "
+    "Precision/Recall at a 0.5 probability threshold, pooled over classes); the columns "
+    "*as the reference computed it* apply that method to our models too, so the reference rows "
+    "compare like for like there. Intervals: 95% bootstrap over the test images (seeded)."
 )
 
 fig = go.Figure()
@@ -139,7 +175,7 @@ for source, colour in (("ours", "#1f77b4"), ("reference", "#bbbbbb")):
     part = table[table["source"] == source]
     fig.add_bar(x=part["model"], y=part["accuracy"], name=source, marker_color=colour)
 fig.update_layout(
-    title=f"Test accuracy on {DATASET_LABEL}",
+    title=f"Test accuracy on {label}",
     yaxis=dict(range=[0, 1], tickformat=".0%"),
     height=380,
     margin=dict(l=0, r=0, t=40, b=0),
@@ -150,6 +186,15 @@ missing = [name for name in status if not status[name].ready]
 if missing:
     with st.expander(f"{len(missing)} model(s) without results", expanded=not ready):
         common.not_trained(missing)
+
+with st.expander("How each model's settings were chosen"):
+    for name in ready:
+        rules = common.config(name).get("selection") or {}
+        st.markdown(f"**{common.title(name)}**")
+        if rules:
+            st.markdown("\n".join(f"- {k.replace('_', ' ')}: {v}" for k, v in rules.items()))
+        else:
+            st.caption("Not recorded for this artifact (trained before selection rules were kept).")
 
 with st.expander("What the numbers mean", expanded=True):
     st.markdown(

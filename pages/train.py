@@ -9,9 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core import jobs, runspec
+from core import compare, jobs, runspec
 from core.data import DATA_ENV
-from core.reference import DATASET_LABEL
 from core.runspec import RunSpec
 from ui import common
 
@@ -190,12 +189,14 @@ def live_progress(model: str) -> None:
     if not state.running:
         art_status = common.statuses()[model]
         started = state.started or st.session_state.get(f"started_{model}")
-        fresh = art_status.ready and started and common.stamp(model) > started
+        fresh = (
+            art_status.ready and started and compare.modified_time(common.stamp(model)) > started
+        )
         if fresh:
             m = common.metrics(model)
             st.success(
                 f"Finished: the new artifact is in place (test accuracy {m['accuracy']:.1%} on "
-                f"{DATASET_LABEL}); the other pages show it now."
+                f"{common.data_label([model])}); the other pages show it now."
             )
         elif state.returncode not in (None, 0):
             st.error(f"The run failed (exit status {state.returncode}); see its log below.")
