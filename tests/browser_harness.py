@@ -1,12 +1,15 @@
 """Start the dashboard with `streamlit run` on a free port and drive it with Debian's Chromium.
 
-Shared by tests/test_browser.py and bench/browser_timing.py. Never downloads a browser.
+Shared by tests/test_browser.py and bench/browser_timing.py. Never downloads a browser: the
+executable is ``$CHROMIUM`` (a path or a command name), else ``chromium`` or
+``chromium-browser`` on PATH.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +18,34 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ENV = "CHROMIUM"
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable to drive, or None when there is none."""
+    configured = os.environ.get(CHROMIUM_ENV)
+    if configured:
+        return shutil.which(configured)
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def require_chromium() -> str:
+    """The Chromium executable, for a test: skipped without one, but failed under CI ($CI set),
+    which must run the browser tests rather than pass without them."""
+    import pytest
+
+    if CHROMIUM:
+        return CHROMIUM
+    message = (
+        f"Chromium not found: set ${CHROMIUM_ENV} to its executable or put chromium (or "
+        "chromium-browser) on PATH; on Debian, apt-get install chromium"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI runs the browser tests)", pytrace=False)
+    pytest.skip(message)
+
+
+CHROMIUM = find_chromium() or ""  # "" when absent, so os.path.exists(CHROMIUM) stays valid
 # Flags for a root, offline, headless Chromium (without them it tries Google's hosts at start).
 CHROMIUM_ARGS = [
     "--headless",
