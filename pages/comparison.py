@@ -3,14 +3,11 @@
 import numpy as np
 import pandas as pd
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from core import compare
 from core.data import CLASS_NAMES
-from core.reference import DATASET_LABEL
-from ui import common
+from ui import common, figures
 
 common.require_dashboard()
 
@@ -31,19 +28,21 @@ measure = st.toggle(
 latency = common.latencies() if measure else {}
 rows = []
 for name in ready:
-    s = common.summary(name)
+    s, ci = common.summary(name), common.intervals(name)
     rows.append(
         {
             "model": common.title(name),
             "name": name,
             "accuracy": s["accuracy"],
+            "accuracy 95% CI": f"{ci['accuracy'][0]:.4f} to {ci['accuracy'][1]:.4f}",
             "top-3 accuracy": s["top3_accuracy"],
-            "precision (ref. style)": s["precision_ref"],
-            "recall (ref. style)": s["recall_ref"],
-            "F1 (ref. style)": s["f1_ref"],
             "precision (macro)": s["precision_macro"],
             "recall (macro)": s["recall_macro"],
             "F1 (macro)": s["f1_macro"],
+            "F1 (macro) 95% CI": f"{ci['f1_macro'][0]:.4f} to {ci['f1_macro'][1]:.4f}",
+            "precision (as the reference computed it)": s["precision_ref"],
+            "recall (as the reference computed it)": s["recall_ref"],
+            "F1 (as the reference computed it)": s["f1_ref"],
             "loss": s["loss"],
             "parameters": s["parameters"],
             "size (MB)": s["size_mb"],
@@ -57,7 +56,7 @@ four = "{:.4f}"
 st.dataframe(
     table.style.format(
         {
-            **{c: four for c in table.columns[2:11]},
+            **{c: four for c in table.columns[2:15] if "CI" not in c},
             "parameters": "{:,.0f}",
             "size (MB)": "{:.1f}",
             "latency (ms/image)": "{:.1f}",
@@ -70,8 +69,11 @@ st.dataframe(
 )
 common.dataset_caption(int(common.summary(ready[0])["n_test"]))
 st.caption(
-    "Reference-style precision/recall are Keras Precision/Recall at a 0.5 threshold, pooled "
-    "over classes (how the reference reported them); macro averages each class's score equally. "
+    "Macro precision/recall/F1 average each class's score equally (scikit-learn, from each "
+    "model's top answer). The columns *as the reference computed it* use Keras Precision/Recall "
+    "at a 0.5 threshold, pooled over classes, as the reference did. Intervals: 95% bootstrap "
+    "over the test images (seeded), so two models whose intervals overlap may not really differ "
+    "(the McNemar test below answers that for a pair). "
     "Latency is for one image on this machine's CPU, so it also depends on what else is running."
 )
 if missing:
@@ -93,39 +95,12 @@ st.plotly_chart(fig, width="stretch")
 
 # --- training curves --------------------------------------------------------------------------
 st.header("Training curves")
-curves = pd.DataFrame(
+fig = figures.training_curves(
     [r for name in ready for r in compare.history_records(common.title(name), common.history(name))]
 )
-if curves.empty:
+if fig is None:
     st.info("The artifacts hold no training history.")
 else:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
-    palette = px.colors.qualitative.Plotly
-    for i, name in enumerate(curves["model"].unique()):
-        for col, metric in enumerate(("loss", "accuracy"), start=1):
-            for split, dash in (("train", "solid"), ("validation", "dash")):
-                part = curves[
-                    (curves["model"] == name)
-                    & (curves["metric"] == metric)
-                    & (curves["split"] == split)
-                ]
-                if part.empty:
-                    continue
-                fig.add_trace(
-                    go.Scatter(
-                        x=part["epoch"],
-                        y=part["value"],
-                        mode="lines+markers",
-                        name=f"{name} · {split}",
-                        legendgroup=f"{name}{split}",
-                        showlegend=col == 1,
-                        line=dict(color=palette[i % len(palette)], dash=dash),
-                    ),
-                    row=1,
-                    col=col,
-                )
-    fig.update_xaxes(title_text="epoch")
-    fig.update_layout(height=420, margin=dict(l=0, r=0, t=40, b=0))
     st.plotly_chart(fig, width="stretch")
     st.caption("Solid: training data (augmented); dashed: the held-out validation split.")
 
@@ -159,7 +134,24 @@ c[4].metric(
     help=f"{agr.both_wrong_same:,} with the same wrong class, "
     f"{agr.both_wrong_different:,} with different wrong classes",
 )
-st.caption(f"Out of {agr.n:,} test images of {DATASET_LABEL}.")
+st.caption(f"Out of {agr.n:,} test images of {common.data_label([a, b])}.")
+
+test = common.mcnemar(a, b)
+st.subheader("Is the difference real? McNemar's exact test")
+left, right = st.columns([1, 2])
+left.dataframe(
+    pd.DataFrame(
+        test.table,
+        index=[f"{common.title(a)} right", f"{common.title(a)} wrong"],
+        columns=[f"{common.title(b)} right", f"{common.title(b)} wrong"],
+    ),
+    width="stretch",
+)
+right.markdown(test.sentence(common.title(a), common.title(b)))
+right.caption(
+    'Only the images exactly one model gets right count: under "no real difference" each of '
+    "them is equally likely to favour either model (exact binomial test, two-sided)."
+)
 
 left, right = st.columns(2)
 outcome = pd.DataFrame(

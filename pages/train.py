@@ -5,14 +5,12 @@ import time
 from dataclasses import replace
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from core import compare, jobs, runspec
 from core.data import DATA_ENV
 from core.runspec import RunSpec
-from ui import common
+from ui import common, figures
 
 common.require_dashboard()
 
@@ -123,44 +121,32 @@ if submitted:
         st.rerun()  # redraw the form with its button disabled while the run lasts
 
 
-def _curves(progress: list[dict]) -> go.Figure | None:
-    epochs = [r for r in progress if r.get("event") == "epoch"]
-    batches = [r for r in progress if r.get("event") == "batch"]
-    if not epochs and not batches:
-        return None
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
-    for col, metric in enumerate(("loss", "accuracy"), start=1):
-        if batches:
-            x = [r["epoch"] + (r["batch"] + 1) / max(1, r.get("steps") or 1) for r in batches]
-            fig.add_scatter(
-                x=x,
-                y=[r.get(metric) for r in batches],
-                mode="lines",
-                name="train (running, within epoch)",
-                line=dict(color="#9ecae1"),
-                showlegend=col == 1,
-                row=1,
-                col=col,
-            )
-        for key, label, colour in (
-            (metric, "train", "#1f77b4"),
-            (f"val_{metric}", "validation", "#ff7f0e"),
-        ):
-            points = [r for r in epochs if key in r]
-            if points:
-                fig.add_scatter(
-                    x=[r["epoch"] + 1 for r in points],
-                    y=[r[key] for r in points],
-                    mode="lines+markers",
-                    name=f"{label} (end of epoch)",
-                    line=dict(color=colour),
-                    showlegend=col == 1,
-                    row=1,
-                    col=col,
-                )
-    fig.update_xaxes(title_text="epoch")
-    fig.update_layout(height=380, margin=dict(l=0, r=0, t=40, b=0))
-    return fig
+def _records(model: str, progress: list[dict]) -> list[dict]:
+    """Progress log -> long rows for ``figures.training_curves``: end-of-epoch points, and the
+    running training metrics every few batches (at fractional epochs)."""
+    rows = []
+    for r in progress:
+        if r.get("event") == "batch":
+            x, keys = r["epoch"] + (r["batch"] + 1) / max(1, r.get("steps") or 1), ("",)
+            split = "train (running)"
+        elif r.get("event") == "epoch":
+            x, keys, split = r["epoch"] + 1, ("", "val_"), None
+        else:
+            continue
+        for prefix in keys:
+            for metric in ("loss", "accuracy"):
+                if prefix + metric in r:
+                    name = split or ("validation" if prefix else "train")
+                    rows.append(
+                        {
+                            "model": model,
+                            "epoch": x,
+                            "metric": metric,
+                            "split": name,
+                            "value": r[prefix + metric],
+                        }
+                    )
+    return rows
 
 
 @st.fragment(run_every=2)
@@ -183,7 +169,7 @@ def live_progress(model: str) -> None:
         st.progress(state.fraction, text=text)
     elif state.running:
         st.progress(0.0, text="starting (loading TensorFlow and the data)…")
-    fig = _curves(state.progress)
+    fig = figures.training_curves(_records(model, state.progress), height=380)
     if fig is not None:
         st.plotly_chart(fig, width="stretch", key=f"live_{model}")
     if not state.running:
