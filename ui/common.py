@@ -1,7 +1,7 @@
 """Caching at the boundary between the pages and ``core``, plus a few shared widgets.
 
-Cached functions take the artifacts root and the artifact's stamp (the mtime of its
-metrics file) as arguments, so a retrained model shows up in every page without a restart.
+Cached functions take the artifacts root and the artifact's stamp (size and mtime of every
+file in its folder) as arguments, so a retrained model shows up in every page without a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import streamlit as st
 
 from core import artifacts, compare
 from core.data import CLASS_NAMES
-from core.reference import DATASET_LABEL
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
 
@@ -65,15 +64,22 @@ def _status(root_: str, name: str, files_key: tuple) -> artifacts.Status:
 
 def statuses() -> dict[str, artifacts.Status]:
     """Every registry model's artifact status, re-checked when one of its files changes."""
-    return {n: _status(root(), n, compare.artifact_files_key(n, root())) for n in registry()}
+    return {n: _status(root(), n, stamp(n)) for n in registry()}
 
 
 def ready_models() -> list[str]:
     return [name for name, status in statuses().items() if status.ready]
 
 
-def stamp(name: str) -> float:
-    return compare.artifact_stamp(name, root())
+def stamp(name: str) -> tuple:
+    """The artifact's one freshness key (every file in its folder): what every cache here is
+    keyed on, so replacing any file of it, the model alone included, is picked up."""
+    return compare.artifact_key(name, root())
+
+
+def data_label(names: list[str] | None = None) -> str:
+    """The data the (ready) models were measured on, named from their artifacts' dataset ids."""
+    return compare.dataset_label(names if names is not None else ready_models(), root())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -84,6 +90,15 @@ def _metrics(root_: str, name: str, stamp_: float) -> dict:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _history(root_: str, name: str, stamp_: float) -> dict:
     return artifacts.Artifact(name, root_).history()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _config(root_: str, name: str, stamp_: tuple) -> dict:
+    return artifacts.Artifact(name, root_).config()
+
+
+def config(name: str) -> dict:
+    return _config(root(), name, stamp(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -114,7 +129,7 @@ def predictions(name: str) -> dict[str, np.ndarray]:
 
 @st.cache_resource(show_spinner="Loading the trained models…", max_entries=2)
 def _predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
-    from core.predict import Predictor
+    from core.predictor import Predictor
 
     samples = _test_images(root_)
     check = None if isinstance(samples, str) else (samples.dataset_id, samples.images[:32])
@@ -161,9 +176,9 @@ def weights_problem(name: str) -> str | None:
     return problem(name)
 
 
-def dataset_caption(n_test: int | None = None) -> None:
+def dataset_caption(n_test: int | None = None, names: list[str] | None = None) -> None:
     size = f"{n_test:,} " if n_test else ""
-    st.caption(f"Measured on the {size}test images of {DATASET_LABEL}.")
+    st.caption(f"Measured on the {size}test images of {data_label(names)}.")
 
 
 def not_trained(names: list[str]) -> None:
@@ -217,3 +232,153 @@ def require_dashboard() -> None:
         PagesManager.uses_pages_directory = False
         runpy.run_path(str(DASHBOARD), run_name="__main__")
         st.stop()
+
+
+# --- Beyond the scores (issue 14): intervals, McNemar, calibration, robustness, Grad-CAM,
+# model cards and the HTML report. Cached like the helpers above: keyed by the artifacts root
+# and the stamps of the files each result depends on.
+
+
+def _file_stamp(name: str, filename: str) -> float:
+    try:
+        return (artifacts.Artifact(name, root()).path / filename).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _intervals(root_: str, name: str, stamp_) -> dict[str, tuple[float, float]]:
+    from core.stats import headline_intervals
+
+    preds = artifacts.Artifact(name, root_).predictions()
+    return headline_intervals(preds["y_true"], preds["probs"])
+
+
+def intervals(name: str) -> dict[str, tuple[float, float]]:
+    """Bootstrap 95 % intervals of a model's test accuracy and macro F1 (``core.stats``)."""
+    return _intervals(root(), name, stamp(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _mcnemar(root_: str, a: str, b: str, stamps: tuple):
+    from core.stats import mcnemar as test
+
+    pa, pb = (artifacts.Artifact(n, root_).predictions() for n in (a, b))
+    return test(pa["y_true"], pa["probs"], pb["probs"])
+
+
+def mcnemar(a: str, b: str):
+    """``core.stats.McNemar`` of two models' test predictions (``.sentence(title_a, title_b)``)."""
+    return _mcnemar(root(), a, b, (stamp(a), stamp(b)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _calibration(root_: str, name: str, stamps: tuple) -> dict:
+    from core.calibration import for_artifact
+
+    return for_artifact(name, root_)
+
+
+def calibration(name: str) -> dict:
+    """ECE, NLL and temperature scaling of a model (``core.calibration.for_artifact``)."""
+    from core.calibration import VAL_PREDICTIONS_FILE
+
+    return _calibration(root(), name, (stamp(name), _file_stamp(name, VAL_PREDICTIONS_FILE)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _reliability(root_: str, name: str, stamp_):
+    from core.calibration import reliability as bins
+
+    preds = artifacts.Artifact(name, root_).predictions()
+    return bins(preds["y_true"], preds["probs"])
+
+
+def reliability(name: str):
+    """``core.calibration.Reliability`` of a model's stored test predictions."""
+    return _reliability(root(), name, stamp(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _robustness(root_: str, name: str, stamp_) -> dict | None:
+    from core.robustness import load
+
+    return load(name, root_)
+
+
+def robustness(name: str) -> dict | None:
+    """The model's ``robustness.json`` (``python -m core.robustness``), or None."""
+    from core.robustness import ROBUSTNESS_FILE
+
+    return _robustness(root(), name, _file_stamp(name, ROBUSTNESS_FILE))
+
+
+def model_card(name: str) -> str | None:
+    path = artifacts.Artifact(name, root()).path / artifacts.CARD_FILE
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+@st.cache_resource(show_spinner="Preparing Grad-CAM…", max_entries=16)
+def _gradcam(root_: str, stamps: tuple, name: str):
+    import threading
+
+    from core.gradcam import GradCam
+
+    loaded, _ = _predictor(root_, stamps)
+    model = loaded.models.get(name)
+    return None if model is None else (GradCam.for_model(name, model), threading.Lock())
+
+
+def gradcam(name: str, images: np.ndarray, class_index=None):
+    """``core.gradcam.GradCamResult`` of a loaded model (the predictor's copy), or None."""
+    cam = _gradcam(root(), tuple((n, stamp(n)) for n in registry()), name)
+    if cam is None:
+        return None
+    explainer, lock = cam
+    with lock:  # one Grad-CAM at a time per model, whichever session asks
+        return explainer(images, class_index)
+
+
+@st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=64)
+def _test_gradcam(root_: str, stamps: tuple, name: str, rows: tuple, classes: tuple) -> np.ndarray:
+    result = gradcam(name, _test_images(root_).images[list(rows)], np.asarray(classes))
+    return result.heatmaps
+
+
+def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
+    """Grad-CAM heatmaps (N, 32, 32) of shipped test images ``rows`` for ``classes``."""
+    if name not in predictor()[0].models or isinstance(test_images(), str) or not len(rows):
+        return None
+    stamps = tuple((n, stamp(n)) for n in registry())
+    return _test_gradcam(root(), stamps, name, tuple(map(int, rows)), tuple(map(int, classes)))
+
+
+def gradcam_overlay(image: np.ndarray, heatmap: np.ndarray, scale: int = 4) -> np.ndarray:
+    from core.gradcam import overlay
+
+    return overlay(image, heatmap, alpha=0.5, scale=scale)
+
+
+def _report_key() -> tuple:
+    from core.calibration import VAL_PREDICTIONS_FILE
+    from core.robustness import ROBUSTNESS_FILE
+
+    return tuple(
+        (n, stamp(n), _file_stamp(n, VAL_PREDICTIONS_FILE), _file_stamp(n, ROBUSTNESS_FILE))
+        for n in registry()
+    )
+
+
+@st.cache_data(show_spinner="Writing the report (Grad-CAM, intervals, charts)…", max_entries=2)
+def _report(root_: str, key: tuple) -> bytes:
+    from core.report import build_report
+
+    return build_report(root_).encode("utf-8")
+
+
+def report_html() -> bytes:
+    """The self-contained HTML report of ``python -m core.report``, built once per artifacts."""
+    return _report(root(), _report_key())
