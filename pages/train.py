@@ -27,7 +27,8 @@ name = st.selectbox(
     "Model",
     list(registry),
     format_func=lambda n: (
-        f"{registry[n].title} ({n}) · " + ("trained" if status[n].ready else "not trained yet")
+        f"{registry[n].title} ({n}) · "
+        + ("trained" if status[n].ready else common.missing_label(n))
     ),
 )
 spec = registry[name]

@@ -7,6 +7,7 @@ file in its folder) as arguments, so a retrained model shows up in every page wi
 from __future__ import annotations
 
 import runpy
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,9 @@ from core import artifacts, compare
 from core.data import CLASS_NAMES
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
+# Whether the script run in this thread goes through dashboard.py (Streamlit gives each script
+# run its own thread).
+_this_run = threading.local()
 
 
 def _keep_keras_state_between_runs() -> None:
@@ -25,7 +29,10 @@ def _keep_keras_state_between_runs() -> None:
     once per process (``st.cache_resource``), so the call only costs: a full ``gc.collect()``
     and an emptied TensorFlow kernel cache, about half a second after every rerun of the live
     page (measured with py-spy), and it resets Keras' global state while another session's
-    thread may be predicting. No public option turns it off.
+    thread may be predicting. No public option turns it off, so this replaces the function
+    Streamlit's script runner calls at the end of every run: the one Streamlit internal the
+    dashboard touches. tests/test_dashboard.py checks that Streamlit still calls it and that
+    Keras' state survives a run of the dashboard.
     """
     from streamlit.runtime.scriptrunner import script_runner
 
@@ -181,12 +188,25 @@ def dataset_caption(n_test: int | None = None, names: list[str] | None = None) -
     st.caption(f"Measured on the {size}test images of {data_label(names)}.")
 
 
+def missing_label(name: str) -> str:
+    """Why a model has no artifact, in a few words: its weights cannot be had, or no run yet."""
+    if weights_problem(name):
+        return "needs ImageNet weights (cannot be downloaded here)"
+    return "not trained yet"
+
+
 def not_trained(names: list[str]) -> None:
-    """The clear "not trained yet" state for models without a usable artifact."""
+    """The clear state of models without a usable artifact: why, and what to do about it."""
     all_status = statuses()
     for name in names:
         status = all_status[name]
-        if status.state == "missing":
+        if status.state == "missing" and weights_problem(name):
+            st.info(
+                f"**{title(name)}** (`{name}`) needs ImageNet weights, which cannot be "
+                f"downloaded here. {weights_problem(name)} Then train it with "
+                f"`python -m core.train {name}`."
+            )
+        elif status.state == "missing":
             st.info(
                 f"**{title(name)}** (`{name}`) is not trained yet. " + TRAIN_HINT.format(name=name)
             )
@@ -216,20 +236,27 @@ def class_name(index: int) -> str:
     return CLASS_NAMES[int(index)]
 
 
+def run_page(page) -> None:
+    """Run the page ``st.navigation`` picked, as part of a dashboard run (``dashboard.py``)."""
+    _this_run.in_dashboard = True
+    try:
+        page.run()
+    finally:
+        _this_run.in_dashboard = False
+
+
 def require_dashboard() -> None:
     """Run this page inside ``dashboard.py``'s ``st.navigation``, never on its own.
 
-    Until some session has called ``st.navigation``, Streamlit treats a ``pages/`` folder the
-    pre-navigation way: a fresh server's first visitor who deep-links to ``/comparison`` (and
-    every ``AppTest`` run after ``switch_page``) gets the page file executed alone, without the
-    wide layout and the sidebar. Then this switches that mode off and runs the entry point in
-    this same run (a rerun would drop the button click that caused it); the entry point picks
-    this page again (same URL path) and the outer, standalone run stops.
+    With a ``pages/`` folder beside the entry point, Streamlit runs a deep-linked page file
+    alone (its way before ``st.navigation``) until some run in the process has called
+    ``st.navigation``: a fresh server's first visitor to ``/comparison`` gets the page without
+    the wide layout and the sidebar, and so does every ``AppTest`` run after ``switch_page``.
+    Then this runs the entry point in this same run (a rerun would drop the click that caused
+    it): its ``st.navigation`` picks this page again (same URL path) and runs it through
+    ``run_page``, and the outer, standalone run stops.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    if not getattr(_this_run, "in_dashboard", False):
         runpy.run_path(str(DASHBOARD), run_name="__main__")
         st.stop()
 
