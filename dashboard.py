@@ -22,6 +22,9 @@ PAGES = [
     st.Page("pages/per_class.py", title="Per-class metrics", icon=":material/grid_on:"),
     st.Page("pages/augmentation.py", title="Augmentation preview", icon=":material/shuffle:"),
     st.Page("pages/live.py", title="Live classification", icon=":material/photo_camera:"),
+    st.Page("pages/mistakes.py", title="Mistakes", icon=":material/report:"),
+    st.Page("pages/trust.py", title="Calibration and robustness", icon=":material/verified:"),
+    st.Page("pages/report.py", title="Report and model cards", icon=":material/description:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 

@@ -129,3 +129,30 @@ else:
             common.pixelated(samples.images[row]),
             caption=f"true {true_cls} · pred {pred_cls} · {preds['probs'][row, p]:.0%}",
         )
+
+    # --- why: Grad-CAM on the same images, on request (off, the page stays as fast as before) ---
+    left, right = st.columns([1, 2])
+    show_cam = left.toggle("Grad-CAM heatmaps of these images", key="cell_cam")
+    explain = right.radio(
+        "Heatmap for",
+        [f"the predicted class ({pred_cls})", f"the true class ({true_cls})"],
+        horizontal=True,
+        key="cell_cam_class",
+        disabled=not show_cam,
+    )
+    if show_cam and len(rows):
+        target = p if explain.startswith("the predicted") else t
+        heatmaps = common.test_gradcam(name, rows, [target] * len(rows))
+        if heatmaps is None:
+            st.info(f"{common.title(name)} is not loaded here, so it cannot be explained.")
+        else:
+            st.caption(
+                f"Bright: the pixels that pushed {common.title(name)} towards "
+                f"{CLASS_NAMES[target]} (Grad-CAM on its last convolutional layer)."
+            )
+            cols = st.columns(8)
+            for i, (row, heatmap) in enumerate(zip(rows, heatmaps, strict=True)):
+                cols[i % 8].image(
+                    common.gradcam_overlay(samples.images[row], heatmap),
+                    caption=f"test image {row}",
+                )

@@ -409,3 +409,153 @@ def _report(root_: str, key: tuple) -> bytes:
 def report_html() -> bytes:
     """The self-contained HTML report of ``python -m core.report``, built once per artifacts."""
     return _report(root(), _report_key())
+
+
+# --- Beyond the scores (issue 14): intervals, McNemar, calibration, robustness, Grad-CAM,
+# model cards and the HTML report. Cached like the helpers above: keyed by the artifacts root
+# and the stamps of the files each result depends on.
+
+
+def _file_stamp(name: str, filename: str) -> float:
+    try:
+        return (artifacts.Artifact(name, root()).path / filename).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _intervals(root_: str, name: str, stamp_) -> dict[str, tuple[float, float]]:
+    from core.stats import headline_intervals
+
+    preds = artifacts.Artifact(name, root_).predictions()
+    return headline_intervals(preds["y_true"], preds["probs"])
+
+
+def intervals(name: str) -> dict[str, tuple[float, float]]:
+    """Bootstrap 95 % intervals of a model's test accuracy and macro F1 (``core.stats``)."""
+    return _intervals(root(), name, stamp(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _mcnemar(root_: str, a: str, b: str, stamps: tuple):
+    from core.stats import mcnemar as test
+
+    pa, pb = (artifacts.Artifact(n, root_).predictions() for n in (a, b))
+    return test(pa["y_true"], pa["probs"], pb["probs"])
+
+
+def mcnemar(a: str, b: str):
+    """``core.stats.McNemar`` of two models' test predictions (``.sentence(title_a, title_b)``)."""
+    return _mcnemar(root(), a, b, (stamp(a), stamp(b)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _calibration(root_: str, name: str, stamps: tuple) -> dict:
+    from core.calibration import for_artifact
+
+    return for_artifact(name, root_)
+
+
+def calibration(name: str) -> dict:
+    """ECE, NLL and temperature scaling of a model (``core.calibration.for_artifact``)."""
+    from core.calibration import VAL_PREDICTIONS_FILE
+
+    return _calibration(root(), name, (stamp(name), _file_stamp(name, VAL_PREDICTIONS_FILE)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _reliability(root_: str, name: str, stamp_):
+    from core.calibration import reliability as bins
+
+    preds = artifacts.Artifact(name, root_).predictions()
+    return bins(preds["y_true"], preds["probs"])
+
+
+def reliability(name: str):
+    """``core.calibration.Reliability`` of a model's stored test predictions."""
+    return _reliability(root(), name, stamp(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _robustness(root_: str, name: str, stamp_) -> dict | None:
+    from core.robustness import load
+
+    return load(name, root_)
+
+
+def robustness(name: str) -> dict | None:
+    """The model's ``robustness.json`` (``python -m core.robustness``), or None."""
+    from core.robustness import ROBUSTNESS_FILE
+
+    return _robustness(root(), name, _file_stamp(name, ROBUSTNESS_FILE))
+
+
+def model_card(name: str) -> str | None:
+    path = artifacts.Artifact(name, root()).path / artifacts.CARD_FILE
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+@st.cache_resource(show_spinner="Preparing Grad-CAM…", max_entries=16)
+def _gradcam(root_: str, stamps: tuple, name: str):
+    import threading
+
+    from core.gradcam import GradCam
+
+    loaded, _ = _predictor(root_, stamps)
+    model = loaded.models.get(name)
+    return None if model is None else (GradCam.for_model(name, model), threading.Lock())
+
+
+def gradcam(name: str, images: np.ndarray, class_index=None):
+    """``core.gradcam.GradCamResult`` of a loaded model (the predictor's copy), or None."""
+    cam = _gradcam(root(), tuple((n, stamp(n)) for n in registry()), name)
+    if cam is None:
+        return None
+    explainer, lock = cam
+    with lock:  # one Grad-CAM at a time per model, whichever session asks
+        return explainer(images, class_index)
+
+
+@st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=64)
+def _test_gradcam(root_: str, stamps: tuple, name: str, rows: tuple, classes: tuple) -> np.ndarray:
+    result = gradcam(name, _test_images(root_).images[list(rows)], np.asarray(classes))
+    return result.heatmaps
+
+
+def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
+    """Grad-CAM heatmaps (N, 32, 32) of shipped test images ``rows`` for ``classes``."""
+    if name not in predictor()[0].models or isinstance(test_images(), str) or not len(rows):
+        return None
+    stamps = tuple((n, stamp(n)) for n in registry())
+    return _test_gradcam(root(), stamps, name, tuple(map(int, rows)), tuple(map(int, classes)))
+
+
+def gradcam_overlay(image: np.ndarray, heatmap: np.ndarray, scale: int = 4) -> np.ndarray:
+    from core.gradcam import overlay
+
+    return overlay(image, heatmap, alpha=0.5, scale=scale)
+
+
+def _report_key() -> tuple:
+    from core.calibration import VAL_PREDICTIONS_FILE
+    from core.robustness import ROBUSTNESS_FILE
+
+    return tuple(
+        (n, stamp(n), _file_stamp(n, VAL_PREDICTIONS_FILE), _file_stamp(n, ROBUSTNESS_FILE))
+        for n in registry()
+    )
+
+
+@st.cache_data(show_spinner="Writing the report (Grad-CAM, intervals, charts)…", max_entries=2)
+def _report(root_: str, key: tuple) -> bytes:
+    from core.report import build_report
+
+    return build_report(root_).encode("utf-8")
+
+
+def report_html() -> bytes:
+    """The self-contained HTML report of ``python -m core.report``, built once per artifacts."""
+    return _report(root(), _report_key())

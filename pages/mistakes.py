@@ -1,0 +1,114 @@
+"""Where the models fail: the most confident wrong answers, and test labels that may be wrong."""
+
+import numpy as np
+import streamlit as st
+
+from core.data import CLASS_NAMES
+from core.mistakes import confident_mistakes, possibly_mislabelled
+from ui import common
+
+common.require_dashboard()
+
+ANY = "any"
+COLUMNS = 6
+
+st.title("Where the models fail")
+ready = common.ready_models()
+if not ready:
+    common.no_models_message()
+    common.not_trained(list(common.registry()))
+    st.stop()
+samples = common.test_images()
+if isinstance(samples, str):
+    st.warning(f"The test images are not available: {samples}")
+    st.stop()
+aligned = [
+    n
+    for n in ready
+    if np.array_equal(common.predictions(n)["y_true"], samples.labels)  # same images, same order
+]
+if len(aligned) < len(ready):
+    st.caption(
+        "Left out (evaluated on another test set than the shipped images): "
+        + ", ".join(common.title(n) for n in ready if n not in aligned)
+    )
+if not aligned:
+    st.stop()
+probs = {n: common.predictions(n)["probs"] for n in aligned}
+labels = samples.labels
+common.dataset_caption(len(labels))
+
+
+def gallery(table, cam_model: str | None, key: str) -> None:
+    """Each test image with every model's answer; with ``cam_model``, its Grad-CAM beside."""
+    shown = table.head(st.session_state.get(f"{key}_limit", 24))
+    heatmaps = None
+    if cam_model is not None and len(shown):
+        answers = [CLASS_NAMES.index(c) for c in shown[cam_model]]
+        heatmaps = common.test_gradcam(cam_model, shown["row"].to_numpy(), answers)
+    cols = st.columns(COLUMNS)
+    for i, (_, item) in enumerate(shown.iterrows()):
+        col = cols[i % COLUMNS].container(border=True)
+        row = int(item["row"])
+        col.image(common.pixelated(samples.images[row]), caption=f"test image {row}")
+        if heatmaps is not None:
+            col.image(
+                common.gradcam_overlay(samples.images[row], heatmaps[i]),
+                caption=f"Grad-CAM: {common.title(cam_model)} for {item[cam_model]}",
+            )
+        lines = [f"true: **{item['true']}**"]
+        for name in aligned:
+            mark = ":green[✓]" if item[name] == item["true"] else ":red[✗]"
+            lines.append(
+                f"{mark} {common.title(name)}: {item[name]} {item[f'{name} confidence']:.0%}"
+            )
+        col.markdown("  \n".join(lines))
+
+
+mistakes_tab, mislabelled_tab = st.tabs(["Most confident mistakes", "Possibly mislabelled"])
+
+with mistakes_tab:
+    c1, c2, c3, c4 = st.columns(4)
+    model = c1.selectbox("Mistakes of", aligned, format_func=common.title, key="mis_model")
+    true_cls = c2.selectbox("True class", [ANY, *CLASS_NAMES], key="mis_true")
+    pred_cls = c3.selectbox("Predicted class", [ANY, *CLASS_NAMES], key="mis_pred")
+    low, high = c4.slider("Confidence of the wrong answer", 0.0, 1.0, (0.5, 1.0), 0.05)
+    table = confident_mistakes(
+        labels,
+        probs,
+        model,
+        true_class=None if true_cls == ANY else CLASS_NAMES.index(true_cls),
+        predicted_class=None if pred_cls == ANY else CLASS_NAMES.index(pred_cls),
+        min_confidence=low,
+        max_confidence=high,
+    )
+    left, right = st.columns([3, 1])
+    left.write(
+        f"**{len(table):,}** wrong answers of {common.title(model)} match "
+        f"(of {int((probs[model].argmax(axis=1) != labels).sum()):,}); the most confident "
+        "first, with every model's answer."
+    )
+    right.selectbox("Show", [12, 24, 48, 96], index=1, key="mis_limit")
+    cam = st.toggle(f"Grad-CAM of {common.title(model)} for its wrong answer", key="mis_cam")
+    gallery(table, model if cam else None, "mis")
+
+with mislabelled_tab:
+    st.write(
+        "Test images on which **every** model shown here gives the same answer, not the label, "
+        "each with at least the confidence below. CIFAR-10 is known to hold some wrong labels; "
+        "these are the first suspects (look, then judge)."
+    )
+    left, right = st.columns([3, 1])
+    threshold = left.slider("Each model's confidence at least", 0.5, 0.99, 0.9, 0.01)
+    right.selectbox("Show", [12, 24, 48, 96], index=1, key="lab_limit")
+    if len(aligned) < 2:
+        st.info("With one model this is just its confident mistakes; train another to compare.")
+    suspects = possibly_mislabelled(labels, probs, min_confidence=threshold)
+    st.write(f"**{len(suspects):,}** test images.")
+    cam_model = st.selectbox(
+        "Grad-CAM of",
+        ["none", *aligned],
+        format_func=lambda n: n if n == "none" else common.title(n),
+        key="lab_cam",
+    )
+    gallery(suspects, None if cam_model == "none" else cam_model, "lab")

@@ -1,0 +1,140 @@
+"""AppTest tests of the mistakes, calibration/robustness and report pages, and of Grad-CAM on
+the live and per-class pages, over the small artifacts of tests/beyond_fixtures.py."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import artifacts, calibration, mistakes
+from core.data import CLASS_NAMES
+from core.samples import load_test_images
+from tests.beyond_fixtures import FAKE_MODELS, beyond_root  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+NEW_PAGES = ["pages/mistakes.py", "pages/trust.py", "pages/report.py"]
+
+
+def _app(page: str, root, monkeypatch) -> AppTest:
+    monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(root))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120).run()
+    _ok(at)
+    at.switch_page(page).run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [c for img in at.get("image") for c in img.captions]
+
+
+@pytest.mark.parametrize("page", NEW_PAGES)
+def test_new_pages_render_without_models(page, tmp_path, monkeypatch):
+    at = _app(page, tmp_path, monkeypatch)
+    assert at.title
+    assert "No model is trained yet" in _texts(at.info)
+
+
+def test_mistakes_gallery_filters_and_explains(beyond_root, monkeypatch):  # noqa: F811
+    at = _app("pages/mistakes.py", beyond_root, monkeypatch)
+    samples = load_test_images(beyond_root)
+    probs = {n: artifacts.Artifact(n, beyond_root).predictions()["probs"] for n in FAKE_MODELS}
+    at.selectbox(key="mis_true").set_value("cat").run()
+    _ok(at)
+    expected = mistakes.confident_mistakes(
+        samples.labels, probs, "custom", true_class=3, min_confidence=0.0
+    )
+    at.slider[0].set_value((0.0, 1.0)).run()
+    _ok(at)
+    assert f"**{len(expected):,}** wrong answers of Custom CNN match" in _texts(at.markdown)
+    gallery = [c for c in _captions(at) if c.startswith("test image")]
+    shown = min(24, len(expected))
+    # the most confident first (laid out row by row, so AppTest lists them column by column)
+    assert sorted(gallery) == sorted(f"test image {r}" for r in expected["row"][:shown])
+    answers = _texts(at.markdown)
+    assert "true: **cat**" in answers and "Model 1 (12-layer VGG):" in answers
+
+    at.toggle(key="mis_cam").set_value(True).run()
+    _ok(at)
+    cams = [c for c in _captions(at) if c.startswith("Grad-CAM: Custom CNN for ")]
+    assert len(cams) == shown
+
+
+def test_possibly_mislabelled_counts_what_core_finds(beyond_root, monkeypatch):  # noqa: F811
+    at = _app("pages/mistakes.py", beyond_root, monkeypatch)
+    samples = load_test_images(beyond_root)
+    probs = {n: artifacts.Artifact(n, beyond_root).predictions()["probs"] for n in FAKE_MODELS}
+    at.slider[1].set_value(0.5).run()
+    _ok(at)
+    expected = mistakes.possibly_mislabelled(samples.labels, probs, min_confidence=0.5)
+    assert f"**{len(expected):,}** test images." in _texts(at.markdown)
+
+
+def test_trust_page_shows_calibration_and_robustness(beyond_root, monkeypatch):  # noqa: F811
+    at = _app("pages/trust.py", beyond_root, monkeypatch)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["Custom CNN", "Model 1 (12-layer VGG)"]
+    for i, name in enumerate(FAKE_MODELS):
+        core = calibration.for_artifact(name, beyond_root)
+        assert table["ECE"][i] == pytest.approx(core["test"]["ece_before"])
+        assert table["temperature T"][i] == pytest.approx(core["temperature"])
+    markdown = _texts(at.markdown)
+    assert "**Custom CNN**: " in markdown and "mean accuracy under corruption" in markdown
+    assert len(at.get("plotly_chart")) == 1 + 6  # reliability diagram, one per corruption
+    assert "python -m core.robustness vgg12" in _texts(at.info)
+
+
+def test_report_page_offers_the_report_and_shows_model_cards(beyond_root, monkeypatch):  # noqa: F811
+    at = _app("pages/report.py", beyond_root, monkeypatch)
+    assert [e.label for e in at.expander] == [
+        "Custom CNN (`custom`)",
+        "Model 1 (12-layer VGG) (`vgg12`)",
+    ]
+    assert "Tiny custom" in _texts(at.markdown)
+    at.button[0].click().run()
+    _ok(at)
+    assert len(at.get("download_button")) == 1
+
+
+def _png(colour) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_live_page_draws_a_heatmap_beside_each_prediction(beyond_root, monkeypatch):  # noqa: F811
+    at = _app("pages/live.py", beyond_root, monkeypatch)
+    at.file_uploader[0].set_value([("red.png", _png((200, 30, 30)), "image/png")]).run()
+    _ok(at)
+    cams = [c for c in _captions(at) if c.startswith("Grad-CAM for ")]
+    assert len(cams) == len(FAKE_MODELS)
+    at.selectbox(key="live_cam_class").set_value("cat").run()
+    _ok(at)
+    assert [c for c in _captions(at) if c.startswith("Grad-CAM")] == ["Grad-CAM for cat"] * 2
+    at.toggle(key="live_cam").set_value(False).run()
+    _ok(at)
+    assert not [c for c in _captions(at) if c.startswith("Grad-CAM")]
+
+
+def test_per_class_cell_images_get_grad_cam_on_request(beyond_root, monkeypatch):  # noqa: F811
+    at = _app("pages/per_class.py", beyond_root, monkeypatch)
+    cm = np.array(artifacts.Artifact("custom", beyond_root).metrics()["confusion_matrix"])
+    t, p = np.unravel_index(cm.argmax(), cm.shape)
+    at.selectbox(key="cell_true").set_value(CLASS_NAMES[t])
+    at.selectbox(key="cell_pred").set_value(CLASS_NAMES[p]).run()
+    _ok(at)
+    assert not [c for c in _captions(at) if c.startswith("test image")], "off by default"
+    at.toggle(key="cell_cam").set_value(True).run()
+    _ok(at)
+    assert len([c for c in _captions(at) if c.startswith("test image")]) == min(24, cm[t, p])
