@@ -31,6 +31,29 @@ def images_per_second(run, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def measure(size: int, cut: int, state: dict, rng) -> tuple[float, float, float]:
+    """(lower part forward, upper part training, upper part inference) in images/s."""
+    lower = lite.features_to_block(size, cut)
+    lite.assign_weights(lower, state)
+    x = rng.random((256, size, size, 3), dtype=np.float32)
+    fwd = images_per_second(lambda: lower.predict(x, batch_size=128, verbose=0), 256)
+    shape = lite.block_output_shape(size, cut)
+    upper = lite.features_from_block(shape, cut)
+    lite.assign_weights(upper, state)
+    for layer in upper.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    inputs = keras.Input(shape)
+    pooled = layers.GlobalAveragePooling2D()(upper(inputs))
+    model = keras.Model(inputs, layers.Dense(10, activation="softmax")(pooled))
+    model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy")
+    f = rng.random((640, *shape), dtype=np.float32)
+    y = keras.utils.to_categorical(rng.integers(0, 10, 640), 10)
+    train = images_per_second(lambda: model.fit(f, y, batch_size=64, verbose=0), 640)
+    infer = images_per_second(lambda: model.predict(f, batch_size=128, verbose=0), 640)
+    return fwd, train, infer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 160])
@@ -41,24 +64,7 @@ def main() -> None:
     print(f"{'size':>5}{'frozen':>8}{'lower fwd':>11}{'upper train':>13}{'upper fwd':>11}  img/s")
     for size in args.sizes:
         for cut in args.cuts:
-            lower = lite.features_to_block(size, cut)
-            lite.assign_weights(lower, state)
-            x = rng.random((256, size, size, 3), dtype=np.float32)
-            fwd = images_per_second(lambda: lower.predict(x, batch_size=128, verbose=0), 256)
-            shape = lite.block_output_shape(size, cut)
-            upper = lite.features_from_block(shape, cut)
-            lite.assign_weights(upper, state)
-            for layer in upper.layers:
-                if isinstance(layer, layers.BatchNormalization):
-                    layer.trainable = False
-            inputs = keras.Input(shape)
-            pooled = layers.GlobalAveragePooling2D()(upper(inputs))
-            model = keras.Model(inputs, layers.Dense(10, activation="softmax")(pooled))
-            model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy")
-            f = rng.random((640, *shape), dtype=np.float32)
-            y = keras.utils.to_categorical(rng.integers(0, 10, 640), 10)
-            train = images_per_second(lambda: model.fit(f, y, batch_size=64, verbose=0), 640)
-            infer = images_per_second(lambda: model.predict(f, batch_size=128, verbose=0), 640)
+            fwd, train, infer = measure(size, cut, state, rng)
             print(f"{size:>5}{cut:>8}{fwd:>11.0f}{train:>13.0f}{infer:>11.0f}")
 
 
