@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from core import artifacts, evaluate, predict, train
+from core.data import CLASS_NAMES
 from core.jobs import TrainingLocked, training_lock
 from core.runspec import RunSpec
 
@@ -51,7 +52,8 @@ def test_evaluate_reproduces_metrics_exactly(trained, capsys):
     assert evaluate.main(["custom", "--artifacts", str(trained)]) == 0
     assert "matches" in capsys.readouterr().err
     metrics = artifacts.Artifact("custom", trained).metrics()
-    assert set(metrics["per_class"]) == set(train.get_spec("custom") and metrics["per_class"])
+    assert list(metrics["per_class"]) == list(CLASS_NAMES)
+    assert [c["support"] for c in metrics["per_class"].values()] == [6] * 10
     assert sum(map(sum, metrics["confusion_matrix"])) == 60
 
 
