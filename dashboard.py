@@ -45,4 +45,4 @@ with st.sidebar:
         )
         st.caption(f"{mark} {common.registry()[name].title}: {label}")
 
-page.run()
+common.run_page(page)
