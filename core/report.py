@@ -31,7 +31,7 @@ from plotly.offline import get_plotlyjs
 
 from core import artifacts, calibration, charts, compare, robustness, stats
 from core.data import CLASS_NAMES
-from core.reference import DATASET_LABEL, REFERENCE
+from core.reference import REFERENCE
 
 DEFAULT_OUT = "report.html"
 STYLE = """
@@ -323,8 +323,8 @@ def build_report(
     body = [
         "<h1>CIFAR-10 CNN studio: report</h1>",
         f"<p class='muted'>{time.strftime('%Y-%m-%d %H:%M %Z')}. Every number was measured on "
-        f"the test set of {_esc(DATASET_LABEL)} and comes from a <code>core</code> command "
-        "that anyone can rerun.</p>",
+        f"the test set of {_esc(compare.dataset_label(names, root))} and comes from a "
+        "<code>core</code> command that anyone can rerun.</p>",
     ]
     if not_ready:
         body.append(f"<p class='muted'>Not included: {_esc('; '.join(not_ready))}.</p>")
