@@ -40,6 +40,12 @@ def _captions(at: AppTest) -> list[str]:
 
 
 @pytest.mark.parametrize("page", NEW_PAGES)
+def test_new_pages_render_with_the_shipped_artifacts(page, monkeypatch):
+    at = _app(page, artifacts.artifacts_root(), monkeypatch)
+    assert at.title and not at.error
+
+
+@pytest.mark.parametrize("page", NEW_PAGES)
 def test_new_pages_render_without_models(page, tmp_path, monkeypatch):
     at = _app(page, tmp_path, monkeypatch)
     assert at.title
