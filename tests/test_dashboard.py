@@ -21,6 +21,7 @@ from core.reference import DATASET_LABEL
 from core.samples import encode, load_test_images, read_samples
 
 ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT / "artifacts"  # the shipped artifacts
 PAGES = [
     "pages/overview.py",
     "pages/comparison.py",
@@ -91,6 +92,7 @@ def _app(page: str, root, monkeypatch) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
     at.switch_page(page).run()
     assert "**Models**" in _texts(at.sidebar.markdown), "the page ran through dashboard.py"
+    assert len(at.title) == 1, "the page ran once, inside dashboard.py, not also on its own"
     return at
 
 
@@ -102,11 +104,149 @@ def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_page_renders_with_real_artifacts(page, monkeypatch):
-    at = _app(page, None, monkeypatch)
+@pytest.fixture(scope="module")
+def shipped():
+    """name -> title of every ready model among the shipped artifacts, in registry order."""
+    from core.models import REGISTRY
+
+    ready = {n: s.title for n, s in REGISTRY.items() if artifacts.Artifact(n, REAL).status().ready}
+    assert {"custom", "vgg12", "vgg12_opt"} <= set(ready), "the repository ships these models"
+    return ready
+
+
+def _shipped_json(name: str, file: str) -> dict:
+    return json.loads((REAL / name / file).read_text())
+
+
+def _shipped_predictions(name: str) -> dict[str, np.ndarray]:
+    with np.load(REAL / name / "test_predictions.npz") as z:
+        return {key: z[key] for key in z.files}
+
+
+def _metric_values(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_overview_shows_each_shipped_models_numbers(shipped, monkeypatch):
+    at = _app("pages/overview.py", None, monkeypatch)
     _ok(at)
-    assert at.title, "every page has a title"
+    metrics = {n: _shipped_json(n, "metrics.json") for n in shipped}
+    expected = {title: f"{metrics[n]['accuracy']:.1%}" for n, title in shipped.items()}
+    assert expected.items() <= _metric_values(at).items()
+    table = at.dataframe[0].value.set_index("model")
+    for name, title in shipped.items():
+        m = metrics[name]
+        row = table.loc[title]
+        assert row["source"] == "ours"
+        columns = ["accuracy", "precision (macro)", "recall (macro)", "F1 (macro)", "loss"]
+        keys = ["accuracy", "precision_macro", "recall_macro", "f1_macro", "loss"]
+        assert row[columns].tolist() == pytest.approx([m[k] for k in keys])
+    best = max(shipped, key=lambda n: metrics[n]["accuracy"])
+    best_line = (
+        f"**Best model so far: {shipped[best]}**, which labels {metrics[best]['accuracy']:.1%}"
+    )
+    assert best_line in _texts(at.success)
+
+
+def test_comparison_shows_each_shipped_models_numbers_and_their_agreement(shipped, monkeypatch):
+    at = _app("pages/comparison.py", None, monkeypatch)
+    _ok(at)
+    table = at.dataframe[0].value.set_index("name")
+    assert list(table.index) == list(shipped)
+    for name, title in shipped.items():
+        m, config = _shipped_json(name, "metrics.json"), _shipped_json(name, "config.json")
+        row = table.loc[name]
+        assert row["model"] == title
+        assert row[["accuracy", "top-3 accuracy", "F1 (macro)", "loss"]].tolist() == pytest.approx(
+            [m["accuracy"], m["top3_accuracy"], m["f1_macro"], m["loss"]]
+        )
+        assert row["parameters"] == config["parameters"]
+        assert row["latency (ms/image)"] > 0
+    a, b = list(shipped)[:2]  # the page's default pair
+    pa, pb = _shipped_predictions(a), _shipped_predictions(b)
+    top_a, top_b, truth = pa["probs"].argmax(1), pb["probs"].argmax(1), pa["y_true"]
+    shown = _metric_values(at)
+    assert shown["Agree on the class"] == f"{(top_a == top_b).mean():.1%}"
+    assert shown["Both right"] == f"{((top_a == truth) & (top_b == truth)).sum():,}"
+    assert shown[f"Only {shipped[a]} right"] == f"{((top_a == truth) & (top_b != truth)).sum():,}"
+
+
+def test_per_class_shows_the_first_shipped_models_scores_and_worst_cell(shipped, monkeypatch):
+    at = _app("pages/per_class.py", None, monkeypatch)
+    _ok(at)
+    name = next(iter(shipped))
+    assert next(s for s in at.selectbox if s.label == "Model").value == name
+    m = _shipped_json(name, "metrics.json")
+    per_class = at.dataframe[0].value.set_index("class")
+    assert list(per_class.index) == list(CLASS_NAMES)
+    for cls, scores in m["per_class"].items():
+        assert per_class.loc[cls, ["precision", "recall", "F1"]].tolist() == pytest.approx(
+            [scores["precision"], scores["recall"], scores["f1"]]
+        )
+    cm = np.array(m["confusion_matrix"])
+    true_cls = at.selectbox(key="cell_true").value
+    pred_cls = at.selectbox(key="cell_pred").value
+    t, p = CLASS_NAMES.index(true_cls), CLASS_NAMES.index(pred_cls)
+    assert cm[t, p] == (cm - np.diag(np.diag(cm))).max(), "starts at the most confused pair"
+    assert f"**{cm[t, p]:,}** {true_cls} images predicted as **{pred_cls}**" in _texts(at.markdown)
+
+
+def test_augmentation_offers_each_models_recipe_on_real_test_images(monkeypatch):
+    from core.models import REGISTRY
+
+    at = _app("pages/augmentation.py", None, monkeypatch)
+    _ok(at)
+    start = next(s for s in at.selectbox if s.label == "Start from")
+    assert start.options == ["reference", *(spec.title for spec in REGISTRY.values())]
+    captions = [c for img in at.get("image") for c in img.captions if c]
+    assert len(captions) == 6 and set(captions) <= set(CLASS_NAMES)
+    recipe = REGISTRY["vgg12_opt"].defaults.augment
+    start.set_value(REGISTRY["vgg12_opt"].title).run()
+    _ok(at)
+    sliders = [at.slider(key=k).value for k in ("aug_rotation", "aug_shift", "aug_zoom")]
+    assert sliders == pytest.approx([recipe.rotation, recipe.shift, recipe.zoom])
+    assert at.checkbox(key="aug_flip").value is recipe.flip
+
+
+def test_live_gives_each_shipped_models_stored_answer_for_a_shipped_test_image(
+    shipped, monkeypatch
+):
+    row = 0
+    image = load_test_images(REAL).images[row]  # 32x32 already: no resizing on upload
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    at = _app("pages/live.py", None, monkeypatch)
+    at.file_uploader[0].set_value([("test0.png", buf.getvalue(), "image/png")]).run()
+    _ok(at)
+    bars = [bar.proto.text for bar in at.get("progress")]
+    assert len(bars) == 3 * len(shipped)  # top-3 per model, models in registry order
+    for i, (name, title) in enumerate(shipped.items()):
+        probs = _shipped_predictions(name)["probs"][row]
+        top = int(probs.argmax())
+        assert f"**{title}**: {CLASS_NAMES[top]}" in _texts(at.markdown)
+        cls, percent = bars[3 * i].split(" · ")
+        assert cls == CLASS_NAMES[top]
+        assert float(percent.rstrip("%")) == pytest.approx(100 * probs[top], abs=0.051)
+
+
+def test_train_page_lists_every_model_with_its_artifact_state(shipped, monkeypatch):
+    from core.models import REGISTRY
+
+    at = _app("pages/train.py", None, monkeypatch)
+    _ok(at)
+    options = next(s for s in at.selectbox if s.label == "Model").options
+    assert [o.split(" · ")[0] for o in options] == [f"{s.title} ({n})" for n, s in REGISTRY.items()]
+    trained = [n for n, o in zip(REGISTRY, options, strict=True) if o.endswith(" · trained")]
+    assert trained == list(shipped)
+    runs = at.dataframe[-1].value
+    assert runs["model"].tolist() == list(REGISTRY)
+    expected = [
+        "training"
+        if jobs.job_state(n, REAL).running
+        else artifacts.Artifact(n, REAL).status().state
+        for n in REGISTRY
+    ]
+    assert runs["state"].tolist() == expected
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -202,17 +342,37 @@ def test_live_classifies_good_uploads_and_reports_bad_ones(fake_root, monkeypatc
     assert all("%" in bar.proto.text for bar in bars)
 
 
-def test_script_runs_leave_the_loaded_models_keras_state_alone():
-    # Streamlit clears the Keras session after every run unless ui.common stops it; that cost
-    # the live page ~0.5 s per upload and reset Keras' global state under other sessions.
+def test_a_dashboard_run_leaves_keras_state_alone(tmp_path, monkeypatch):
+    # Streamlit calls keras.backend.clear_session() after every script run unless ui.common
+    # stops it; that cost the live page ~0.5 s per upload and reset Keras' global state (its
+    # name counters among it) under other sessions' predictions.
     import keras
+
+    keras.backend.get_uid("cleanup_probe")
+    before = keras.backend.get_uid("cleanup_probe")  # >= 2; a cleared session starts again at 1
+    monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(tmp_path))
+    _ok(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90).run())
+    assert keras.backend.get_uid("cleanup_probe") == before + 1
+
+
+def test_streamlit_still_calls_the_cleanup_that_ui_common_replaces(monkeypatch):
+    # Should a Streamlit upgrade stop calling script_runner._clean_problem_modules, the patch in
+    # ui.common would be dead code and the test above could pass for another reason.
     from streamlit.runtime.scriptrunner import script_runner
 
-    import ui.common  # noqa: F401
+    import ui.common  # noqa: F401  (installs the replacement)
 
-    before = keras.backend.get_uid("cleanup_probe")
-    script_runner._clean_problem_modules()
-    assert keras.backend.get_uid("cleanup_probe") == before + 1
+    calls = []
+    replacement = script_runner._clean_problem_modules
+
+    def counted():
+        calls.append(1)
+        replacement()
+
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", counted)
+    at = AppTest.from_string("import streamlit as st\nst.write('one run')").run()
+    _ok(at)
+    assert calls == [1], "Streamlit calls it once at the end of every script run"
 
 
 def test_train_page_follows_a_running_job(fake_root, monkeypatch):
@@ -282,10 +442,21 @@ def test_samples_round_trip_exactly(tmp_path):
     assert np.array_equal(back.images, images) and np.array_equal(back.labels, labels)
 
 
-def test_shipped_test_images_align_with_artifact_order():
-    samples = load_test_images()
+def test_shipped_test_images_align_with_artifact_order(shipped):
+    import keras
+
+    from core.data import scale
+
+    samples = load_test_images(REAL)
     assert samples.images.shape == (10_000, 32, 32, 3)
-    assert np.bincount(samples.labels).tolist() == [1000] * 10
+    for name in shipped:
+        np.testing.assert_array_equal(_shipped_predictions(name)["y_true"], samples.labels)
+    # The stored probabilities are the model's outputs on these very images, in this order.
+    model = keras.saving.load_model(REAL / "custom" / "model.keras")
+    probs = model.predict(scale(samples.images[:200]), batch_size=200, verbose=0)
+    stored = _shipped_predictions("custom")["probs"][:200]
+    np.testing.assert_allclose(probs, stored, atol=1e-4)
+    assert not np.allclose(probs[1:], stored[:-1], atol=1e-2), "one row off would not match"
 
 
 def test_confusion_helpers():
