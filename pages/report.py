@@ -45,6 +45,6 @@ if not cards:
 for name, card in cards.items():
     with st.expander(f"{common.title(name)} (`{name}`)", expanded=len(cards) == 1):
         st.markdown(card)
-missing = [name for name in common.registry() if name not in cards]
-if missing:
-    common.not_trained([n for n in missing if common.statuses()[n].state != "ready"])
+missing = [common.title(name) for name in common.registry() if name not in cards]
+if missing and cards:
+    st.caption(f"No card yet (not trained): {', '.join(missing)}.")

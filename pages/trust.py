@@ -36,17 +36,14 @@ for name in ready:
             "model": common.title(name),
             "ECE": test["ece_before"],
             "NLL": test["nll_before"],
-            "temperature T": t,
-            "ECE after T": test.get("ece_after"),
-            "NLL after T": test.get("nll_after"),
+            # text, so a model without validation predictions shows "-", not "None"
+            "temperature T": "-" if t is None else f"{t:.3f}",
+            "ECE after T": "-" if t is None else f"{test['ece_after']:.4f}",
+            "NLL after T": "-" if t is None else f"{test['nll_after']:.4f}",
         }
     )
 st.dataframe(
-    pd.DataFrame(rows).style.format(
-        {c: "{:.4f}" for c in ("ECE", "NLL", "ECE after T", "NLL after T")}
-        | {"temperature T": "{:.3f}"},
-        na_rep="-",
-    ),
+    pd.DataFrame(rows).style.format({"ECE": "{:.4f}", "NLL": "{:.4f}"}),
     hide_index=True,
     width="stretch",
 )

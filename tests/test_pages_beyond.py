@@ -94,7 +94,8 @@ def test_trust_page_shows_calibration_and_robustness(beyond_root, monkeypatch): 
     for i, name in enumerate(FAKE_MODELS):
         core = calibration.for_artifact(name, beyond_root)
         assert table["ECE"][i] == pytest.approx(core["test"]["ece_before"])
-        assert table["temperature T"][i] == pytest.approx(core["temperature"])
+        assert float(table["temperature T"][i]) == pytest.approx(core["temperature"], abs=5e-4)
+        assert float(table["ECE after T"][i]) == pytest.approx(core["test"]["ece_after"], abs=5e-5)
     markdown = _texts(at.markdown)
     assert "**Custom CNN**: " in markdown and "mean accuracy under corruption" in markdown
     assert len(at.get("plotly_chart")) == 1 + 6  # reliability diagram, one per corruption
