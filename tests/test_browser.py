@@ -1,5 +1,6 @@
 """A real browser (Debian's Chromium via Playwright) against `streamlit run dashboard.py`."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -23,8 +24,9 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def browser_page():
+@contextlib.contextmanager
+def _fresh_server_and_browser():
+    """(base URL, browser page) of a newly started `streamlit run dashboard.py`."""
     chromium = require_chromium()
     if os.environ.get("CI"):  # requirements.txt installs it: missing under CI is a failure
         import playwright.sync_api as playwright
@@ -32,9 +34,30 @@ def browser_page():
         playwright = pytest.importorskip("playwright.sync_api")
     with streamlit_server() as (url, _), playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            yield url, browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    with _fresh_server_and_browser() as (url, page):
         yield url, page
-        browser.close()
+
+
+def test_a_fresh_servers_first_visit_by_deep_link_gets_the_page_inside_the_dashboard():
+    # Before any st.navigation call, Streamlit would run a deep-linked page file on its own,
+    # without the dashboard's sidebar and navigation (ui.common.require_dashboard).
+    path, heading = PAGES["Model comparison"]
+    with _fresh_server_and_browser() as (url, page):
+        page.goto(f"{url}/{path}")
+        wait_rendered(page)
+        assert [h.inner_text().strip() for h in page.locator("h1").all()] == [heading]
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert sidebar.get_by_text("Models", exact=True).count() == 1
+        assert sidebar.get_by_role("link", name="Live classification").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 @pytest.mark.parametrize("label", list(PAGES))
