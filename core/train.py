@@ -18,6 +18,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core import artifacts, fastconv, runspec
+from core import artifacts, calibration, fastconv, multiworker, runspec
 from core.data import Cifar10, DataError, Split, load_cifar10, one_hot, split_validation, subset
 from core.jobs import TrainingLocked, training_lock
 from core.metrics import compute_metrics
@@ -184,11 +185,6 @@ def predict_probs(model, images: np.ndarray, batch_size: int = 500) -> np.ndarra
     return model.predict(ds.map(lambda x, y: x), verbose=0).astype(np.float32)
 
 
-def accuracy_on(model, images: np.ndarray, labels: np.ndarray) -> float:
-    """Top-1 accuracy, rounded to 4 places as config.json reports it."""
-    return round(float((predict_probs(model, images).argmax(1) == labels).mean()), 4)
-
-
 def library_versions() -> dict:
     import sklearn
 
@@ -238,9 +234,14 @@ def train(
         wall = wall_before + time.time() - started
         stage_times["fit_s"] = round(time.time() - started - stage_times.get("cache_s", 0.0), 1)
         checked = time.time()
-        shipped, validation, selection = _choose_test_time_views(model, spec, split)
+        shipped, validation, selection, val_probs = _choose_test_time_views(model, spec, split)
         stage_times["validation_s"] = round(time.time() - checked, 1)
-        record = {"validation": validation, "selection": selection, "stage_times_s": stage_times}
+        record = {
+            "validation": validation,
+            "selection": selection,
+            "stage_times_s": stage_times,
+            "val_probs": val_probs,
+        }
         return evaluate_and_write(
             spec, model, shipped, dataset, split, record, wall, work, artifacts_dir, command
         )
@@ -286,6 +287,8 @@ def build_and_compile(spec: RunSpec, n_fit: int, strategy) -> keras.Model:
             model = model_spec.build()
         if not model_spec.cached_features:  # that path compiles its own training wrapper
             _compile(model, spec, make_schedule(spec.schedule, spec.lr, steps * spec.epochs))
+    if spec.distribute == "multiworker":
+        multiworker.allow_multiworker_fit(model)
     return model
 
 
@@ -362,6 +365,9 @@ def evaluate_and_write(
     )
     model_tmp.unlink(missing_ok=True)
     shutil.rmtree(work / "backup", ignore_errors=True)
+    if record["val_probs"] is not None:  # for calibration, fitted on validation only
+        calibration.write_val_predictions(target, split.y_val, record["val_probs"])
+        calibration.write_calibration(spec.model, artifacts_dir)
     return target
 
 
@@ -402,12 +408,19 @@ def run_config(spec: RunSpec, body, dataset, split, record, history, wall, comma
 
 def _choose_test_time_views(model, spec: RunSpec, split):
     """Wrap ``model`` in the test-time views its recipe allows, each kept only if it raises
-    validation accuracy. Returns (model to ship, validation accuracies, the rule applied)."""
+    validation accuracy. Returns (model to ship, validation accuracies, the rule applied, the
+    shipped model's validation probabilities or None)."""
     if not len(split.y_val):
         wrapped = with_tta(model, shift=spec.tta_shift) if spec.tta_flip else model
-        return wrapped, {}, {"test_time_views": "as configured (no validation split)"}
-    validation = {"accuracy": accuracy_on(model, split.x_val, split.y_val)}
-    chosen, best, rule = model, validation["accuracy"], "single view"
+        return wrapped, {}, {"test_time_views": "as configured (no validation split)"}, None
+
+    def scored(candidate):
+        probs = predict_probs(candidate, split.x_val)
+        return round(float((probs.argmax(1) == split.y_val).mean()), 4), probs
+
+    validation, chosen, rule = {}, model, "single view"
+    validation["accuracy"], val_probs = scored(model)
+    best = validation["accuracy"]
     candidates = []
     if spec.tta_flip:
         candidates.append(("accuracy_tta_flip", "image + mirror", False))
@@ -416,14 +429,13 @@ def _choose_test_time_views(model, spec: RunSpec, split):
             candidates.append(("accuracy_tta_flip_shift", shift_rule, True))
     for key, description, shift in candidates:
         wrapped = with_tta(model, shift=shift)
-        validation[key] = accuracy_on(wrapped, split.x_val, split.y_val)
+        validation[key], probs = scored(wrapped)
         if validation[key] > best:
-            chosen, best, rule = wrapped, validation[key], description
-    return (
-        chosen,
-        validation,
-        {"test_time_views": f"{rule}: the candidate views with the best validation accuracy"},
-    )
+            chosen, best, rule, val_probs = wrapped, validation[key], description, probs
+    selection = {
+        "test_time_views": f"{rule}: the candidate views with the best validation accuracy"
+    }
+    return chosen, validation, selection, val_probs
 
 
 def _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, strategy, verbose):
@@ -473,6 +485,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.distribute == "multiworker" and not multiworker.is_chief():
+        # Only the chief takes the lock and writes the artifact; the others write into scratch.
+        with tempfile.TemporaryDirectory(prefix=f"{args.model}-worker-") as scratch:
+            args.artifacts = scratch
+            return _run(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     spec = runspec.from_arguments(args)
     try:
         target = train(

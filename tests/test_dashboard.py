@@ -15,9 +15,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import artifacts, compare, jobs
+from core import artifacts, compare, jobs, runspec
 from core.data import CLASS_NAMES
-from core.reference import DATASET_LABEL
 from core.samples import encode, load_test_images, read_samples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,7 +266,9 @@ def test_overview_names_best_model_beside_reference(fake_root, monkeypatch):
     assert {"Custom CNN", "Model 1 (12-layer VGG)", "Reference Model 1 (12-layer VGG)"} <= set(
         table["model"]
     )
-    assert DATASET_LABEL in _texts(at.caption)
+    # The data is named from the artifacts' own dataset ids (these fake ones record none).
+    ready = [n for n in ("custom", "vgg12", "vgg12_opt") if (fake_root / n).is_dir()]
+    assert compare.dataset_label(ready, fake_root) in _texts(at.caption)
 
 
 def test_comparison_lists_ready_models_and_agreement(fake_root, monkeypatch):
@@ -415,7 +416,7 @@ def test_train_page_starts_a_background_run(tmp_path, monkeypatch):
     assert len(started) == 1
     req = started[0]
     assert (req.model, req.epochs, req.data, req.limit_train) == ("custom", 3, "/data/cifar", None)
-    argv = req.argv(tmp_path)
+    argv = runspec.argv(req, str(tmp_path))
     assert argv[1:4] == ["-m", "core.train", "custom"]
     assert ["--artifacts", str(tmp_path)] == argv[argv.index("--artifacts") :][:2]
 

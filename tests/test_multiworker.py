@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from core import artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,13 +58,6 @@ def _wait_all(procs: list[subprocess.Popen], timeout: float) -> list[int]:
     return [p.wait() for p in procs]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="core.train: only the chief may take the lock and write the artifact, and Keras 3 "
-    "model.fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585); remove this "
-    "mark when core/train.py handles both",
-)
 def test_two_workers_finish_and_the_chief_writes_the_one_artifact(tiny_npz, tmp_path):
     root, logs = tmp_path / "artifacts", [tmp_path / f"worker{i}.log" for i in range(2)]
     ports = _free_ports(2)
