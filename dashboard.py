@@ -41,7 +41,7 @@ with st.sidebar:
         label = (
             "ready"
             if status.ready
-            else ("not trained yet" if status.state == "missing" else "broken")
+            else (common.missing_label(name) if status.state == "missing" else "broken")
         )
         st.caption(f"{mark} {common.registry()[name].title}: {label}")
 
