@@ -64,6 +64,9 @@ PAGES = {
     "Per-class metrics": ("per_class", "Per-class metrics and confusion matrices"),
     "Augmentation preview": ("augmentation", "Augmentation preview"),
     "Live classification": ("live", "Live classification"),
+    "Mistakes": ("mistakes", "Where the models fail"),
+    "Calibration and robustness": ("trust", "Calibration and robustness"),
+    "Report and model cards": ("report", "Report and model cards"),
     "Train": ("train", "Train a model"),
 }
 
