@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from core import fastconv  # noqa: E402
 from core.augment import build_augmenter  # noqa: E402
 from core.models import build_vgg12_opt, get_spec  # noqa: E402
 from core.train import make_dataset, make_optimizer  # noqa: E402
@@ -33,10 +34,6 @@ def main() -> None:
     parser.add_argument("--layout", help="a vgg12_opt conv layout to try instead")
     args = parser.parse_args()
 
-    if not args.slow_conv:
-        from core import fastconv
-
-        fastconv.install()
     batch = args.batch_size
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (batch * (args.steps + 2), 32, 32, 3), dtype=np.uint8)
@@ -51,10 +48,11 @@ def main() -> None:
     if not args.no_augment:
         augment = build_augmenter(get_spec("vgg12_opt").defaults.augment)
     data = make_dataset(images, labels, batch, augment=augment, shuffle_seed=0)
-    model.fit(data.take(2), epochs=1, verbose=0)
-    start = time.perf_counter()
-    model.fit(data.skip(2), epochs=1, verbose=0)
-    seconds = time.perf_counter() - start
+    with fastconv.enabled(not args.slow_conv):
+        model.fit(data.take(2), epochs=1, verbose=0)
+        start = time.perf_counter()
+        model.fit(data.skip(2), epochs=1, verbose=0)
+        seconds = time.perf_counter() - start
     print(f"{args.layout or args.model}: {args.steps * batch / seconds:.0f} images/s")
 
 

@@ -41,6 +41,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from core import artifacts
+from core.data import scale
 
 N_BINS = 15
 VAL_PREDICTIONS_FILE = "val_predictions.npz"
@@ -263,7 +264,7 @@ def backfill(name: str, data: str | None, root: str | os.PathLike | None = None)
     art = artifacts.Artifact(name, root)
     x_val, y_val = validation_split_of(name, data, root)
     model = art.load_model()
-    probs = model.predict(x_val.astype(np.float32) / 255.0, batch_size=250, verbose=0)
+    probs = model.predict(scale(x_val), batch_size=250, verbose=0)
     write_val_predictions(art.path, y_val, probs)
     accuracy = float((np.asarray(probs).argmax(axis=1) == y_val).mean())
     return {"n": int(len(y_val)), "accuracy": accuracy, "recorded": art.config().get("validation")}

@@ -28,6 +28,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.data import scale
+
 Explainer = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]  # x -> (feature maps, probs)
 
 
@@ -129,7 +131,7 @@ class GradCam:
         """Heatmaps of ``images`` ((N, H, W, 3) or one (H, W, 3); floats in [0, 1] or uint8)
         for ``class_index`` (one class for all, one per image, or None: the predicted class)."""
         x = np.asarray(images)
-        x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        x = scale(x) if x.dtype == np.uint8 else x.astype(np.float32)
         if x.ndim == 3:
             x = x[None]
         x = tf.constant(x)

@@ -30,7 +30,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from core import artifacts, calibration, charts, compare, robustness, stats
-from core.data import CLASS_NAMES
+from core.data import CLASS_NAMES, scale
 from core.reference import REFERENCE
 
 DEFAULT_OUT = "report.html"
@@ -256,7 +256,7 @@ def _gradcam_section(names: list[str], root, n_examples: int) -> str:
     for name in names:
         try:
             model = artifacts.Artifact(name, root).load_model()
-            probs = np.asarray(model(images.astype(np.float32) / 255.0, training=False))
+            probs = np.asarray(model(scale(images), training=False))
             cams[name] = (probs, GradCam.for_model(name, model)(images, probs.argmax(axis=1)))
         except (artifacts.ArtifactError, ValueError) as exc:
             cams[name] = exc

@@ -35,7 +35,7 @@ from scipy import ndimage
 
 from core import artifacts
 from core.calibration import write_json
-from core.data import NUM_CLASSES
+from core.data import NUM_CLASSES, scale
 
 ROBUSTNESS_FILE = "robustness.json"
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -188,7 +188,7 @@ def balanced_subset(labels: np.ndarray, n: int = DEFAULT_N, seed: int = 0) -> np
 def _accuracy(model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
     right = 0
     for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].astype(np.float32) / 255.0
+        batch = scale(images[start : start + batch_size])
         probs = np.asarray(model(batch, training=False))
         right += int(np.sum(probs.argmax(axis=1) == labels[start : start + batch_size]))
     return right / len(labels)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.augment import AugmentConfig, augment_images
-from core.data import CLASS_NAMES
+from core.data import CLASS_NAMES, scale
 from ui import common
 
 common.require_dashboard()
@@ -63,7 +63,7 @@ with controls:
 config = AugmentConfig(rotation=rotation, shift=shift, flip=flip, zoom=zoom)
 rng = np.random.default_rng(st.session_state.get("aug_pick", 0))
 rows = rng.choice(len(samples), n_images, replace=False)
-originals = samples.images[rows].astype(np.float32) / 255.0
+originals = scale(samples.images[rows])
 draws = augment_images(originals, config, copies=copies, seed=st.session_state["aug_seed"])
 
 with view:
