@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core import artifacts, calibration
-from core.data import load_cifar10, split_validation
+from core.data import load_cifar10, scale, split_validation
 from tests.conftest import make_tiny_dataset
 
 
@@ -60,14 +60,17 @@ def test_summary_fits_on_validation_and_reports_test_before_and_after():
 
 def test_backfill_stores_the_training_runs_validation_split(trained, tiny_npz, tmp_path, capsys):
     shutil.copytree(trained / "custom", tmp_path / "custom")
+    from_training = calibration.load_val_predictions("custom", tmp_path)  # core.train wrote it
     args = ["custom", "--backfill", "--data", str(tiny_npz), "--artifacts", str(tmp_path)]
     assert calibration.main(args) == 0
     stored = calibration.load_val_predictions("custom", tmp_path)
+    assert np.array_equal(from_training["y_true"], stored["y_true"])
+    assert np.allclose(from_training["probs"], stored["probs"], atol=1e-5)
     dataset = load_cifar10(tiny_npz, progress=False)
     split = split_validation(dataset.x_train, dataset.y_train, 0.1, seed=0)
     assert np.array_equal(stored["y_true"], split.y_val)
     model = artifacts.Artifact("custom", tmp_path).load_model()
-    expected = model.predict(split.x_val.astype(np.float32) / 255.0, verbose=0)
+    expected = model.predict(scale(split.x_val), verbose=0)
     assert np.allclose(stored["probs"], expected, atol=1e-5)
     saved = json.loads((tmp_path / "custom" / calibration.CALIBRATION_FILE).read_text())
     assert saved["temperature"] > 0 and saved["validation"]["n"] == len(split.y_val)
@@ -79,6 +82,7 @@ def test_backfill_refuses_data_the_model_was_not_trained_on(trained, tmp_path, c
     from core.data import save_npz
 
     shutil.copytree(trained / "custom", tmp_path / "custom")
+    (tmp_path / "custom" / calibration.VAL_PREDICTIONS_FILE).unlink()  # as a shipped old artifact
     other = tmp_path / "other.npz"
     save_npz(replace(make_tiny_dataset(seed=1), content_hash="1" * 64), other)
     args = ["custom", "--backfill", "--data", str(other), "--artifacts", str(tmp_path)]
