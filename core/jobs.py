@@ -191,13 +191,6 @@ def start_training(spec: RunSpec, root: str | os.PathLike | None = None) -> int:
     return child.pid
 
 
-def weights_problem(name: str) -> str | None:
-    """For a transfer model, why its ImageNet weights cannot be used here (None if they can)."""
-    from core.models import weights_problem as problem
-
-    return problem(name)
-
-
 def default_data_source(root: str | os.PathLike | None = None) -> str:
     """``$CIFAR10_DATA``, else the source an existing artifact was trained on (if still there)."""
     from core.artifacts import Artifact, ArtifactError

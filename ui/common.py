@@ -178,7 +178,7 @@ def test_images():
 @st.cache_data(show_spinner="Looking for the ImageNet weights…", ttl=300)
 def weights_problem(name: str) -> str | None:
     """Why a transfer model's ImageNet weights are unusable here (checked at most every 5 min)."""
-    from core.jobs import weights_problem as problem
+    from core.models import weights_problem as problem
 
     return problem(name)
 
@@ -263,14 +263,8 @@ def require_dashboard() -> None:
 
 # --- Beyond the scores (issue 14): intervals, McNemar, calibration, robustness, Grad-CAM,
 # model cards and the HTML report. Cached like the helpers above: keyed by the artifacts root
-# and the stamps of the files each result depends on.
-
-
-def _file_stamp(name: str, filename: str) -> float:
-    try:
-        return (artifacts.Artifact(name, root()).path / filename).stat().st_mtime
-    except OSError:
-        return 0.0
+# and the artifact's stamp, which covers every file of it (validation predictions and
+# robustness.json included).
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -308,9 +302,7 @@ def _calibration(root_: str, name: str, stamps: tuple) -> dict:
 
 def calibration(name: str) -> dict:
     """ECE, NLL and temperature scaling of a model (``core.calibration.for_artifact``)."""
-    from core.calibration import VAL_PREDICTIONS_FILE
-
-    return _calibration(root(), name, (stamp(name), _file_stamp(name, VAL_PREDICTIONS_FILE)))
+    return _calibration(root(), name, stamp(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -335,9 +327,7 @@ def _robustness(root_: str, name: str, stamp_) -> dict | None:
 
 def robustness(name: str) -> dict | None:
     """The model's ``robustness.json`` (``python -m core.robustness``), or None."""
-    from core.robustness import ROBUSTNESS_FILE
-
-    return _robustness(root(), name, _file_stamp(name, ROBUSTNESS_FILE))
+    return _robustness(root(), name, stamp(name))
 
 
 def model_card(name: str) -> str | None:
@@ -390,13 +380,7 @@ def gradcam_overlay(image: np.ndarray, heatmap: np.ndarray, scale: int = 4) -> n
 
 
 def _report_key() -> tuple:
-    from core.calibration import VAL_PREDICTIONS_FILE
-    from core.robustness import ROBUSTNESS_FILE
-
-    return tuple(
-        (n, stamp(n), _file_stamp(n, VAL_PREDICTIONS_FILE), _file_stamp(n, ROBUSTNESS_FILE))
-        for n in registry()
-    )
+    return tuple((n, stamp(n)) for n in registry())
 
 
 @st.cache_data(show_spinner="Writing the report (Grad-CAM, intervals, charts)…", max_entries=2)
