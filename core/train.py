@@ -277,16 +277,25 @@ def _prepare_work(work: Path, resume: bool) -> float:
     return read_history(progress)[1]
 
 
+def _steps(spec: RunSpec, n_fit: int) -> int:
+    """Batches per epoch."""
+    return int(np.ceil(n_fit / spec.batch_size))
+
+
+def _schedule(spec: RunSpec, n_fit: int):
+    """The learning rate over the whole run (what the optimizer is compiled with)."""
+    return make_schedule(spec.schedule, spec.lr, _steps(spec, n_fit) * spec.epochs)
+
+
 def build_and_compile(spec: RunSpec, n_fit: int, strategy) -> keras.Model:
     model_spec = get_spec(spec.model)
-    steps = int(np.ceil(n_fit / spec.batch_size))
     with strategy.scope():
         if model_spec.transfer:
             model = model_spec.build(weights=spec.weights, input_size=spec.input_size)
         else:
             model = model_spec.build()
         if not model_spec.cached_features:  # that path compiles its own training wrapper
-            _compile(model, spec, make_schedule(spec.schedule, spec.lr, steps * spec.epochs))
+            _compile(model, spec, _schedule(spec, n_fit))
     if spec.distribute == "multiworker":
         multiworker.allow_multiworker_fit(model)
     return model
@@ -310,8 +319,7 @@ def _callbacks(spec: RunSpec, work: Path, wall_before: float, steps: int) -> lis
 
 def fit(model, spec: RunSpec, split, work, wall_before, stage_times, strategy, verbose) -> None:
     """Fit ``model`` in place: on cached features, or on (augmented) images."""
-    steps = int(np.ceil(len(split.y_fit) / spec.batch_size))
-    callbacks = _callbacks(spec, work, wall_before, steps)
+    callbacks = _callbacks(spec, work, wall_before, _steps(spec, len(split.y_fit)))
     if get_spec(spec.model).cached_features:
         _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, strategy, verbose)
         return
@@ -447,9 +455,8 @@ def _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, st
     encoder, trainer = split_parts(model)
     features = finetune.cache_features(encoder, split, work, verbose)
     stage_times["cache_s"] = round(time.time() - started, 1)
-    steps = int(np.ceil(len(split.y_fit) / spec.batch_size))
     with strategy.scope():
-        _compile(trainer, spec, make_schedule(spec.schedule, spec.lr, steps * spec.epochs))
+        _compile(trainer, spec, _schedule(spec, len(split.y_fit)))
     views = [features["fit"], features["fit_mirror"]] if spec.augment.flip else [features["fit"]]
     cells = encoder.output_shape[1]
     batches = finetune.FeatureBatches(
