@@ -31,7 +31,7 @@ class Predictor:
     def __init__(self, models: dict):
         self.models = models
         self._locks = {name: threading.Lock() for name in models}
-        self._graphs = {name: _graph(model) for name, model in models.items()}
+        self._graphs = {name: compiled(model) for name, model in models.items()}
 
     @classmethod
     def from_artifacts(
@@ -73,7 +73,7 @@ class Predictor:
         return out
 
 
-def _graph(model):
+def compiled(model):
     """``model`` called as one compiled TensorFlow graph rather than eagerly, op by op: a single
     image through the six-view Model 2 took 355 ms eagerly (p50, ``bench/models.py``)."""
     import tensorflow as tf
