@@ -25,12 +25,17 @@ PAGES = [
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/report:"),
     st.Page("pages/trust.py", title="Calibration and robustness", icon=":material/verified:"),
     st.Page("pages/report.py", title="Report and model cards", icon=":material/description:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
+# A read-only viewer (CIFAR10_STUDIO_VIEWER=1, core.deployment) has no Train page: a link to
+# /train then gets Streamlit's "page not found" and the default page.
+if not common.viewer_mode():
+    PAGES.append(st.Page("pages/train.py", title="Train", icon=":material/model_training:"))
 
 page = st.navigation(PAGES)
 
 with st.sidebar:
+    if common.viewer_mode():
+        st.caption(common.VIEWER_CAPTION)
     st.markdown("**Models**")
     for name, status in common.statuses().items():
         mark = {

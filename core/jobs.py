@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import runspec
+from core import deployment, runspec
 from core.artifacts import artifacts_root, work_dir
 from core.runspec import RunSpec
 
@@ -164,7 +164,18 @@ def job_state(name: str, root: str | os.PathLike | None = None) -> JobState:
 
 
 def start_training(spec: RunSpec, root: str | os.PathLike | None = None) -> int:
-    """Launch the run in the background; returns its PID. Refuses if the model is training."""
+    """Launch the run in the background; returns its PID.
+
+    Refuses in viewer mode (``core.deployment.ViewerModeError``, a ``PermissionError``), when
+    the model is already training (``RuntimeError``), and when its data source or weights file
+    is not under a data root (``core.deployment.SourceRefused``, a ``ValueError``): this is the
+    dashboard's way to train, and the dashboard takes no path from outside the roots.
+    """
+    deployment.require_not_viewer()
+    if spec.data:
+        deployment.resolve_data_source(spec.data)
+    if spec.weights not in (None, "imagenet"):
+        deployment.resolve_weights_file(spec.weights)
     state = job_state(spec.model, root)
     if state.running:
         raise RuntimeError(f"{spec.model} is already being trained (process {state.pid}).")
@@ -192,12 +203,18 @@ def start_training(spec: RunSpec, root: str | os.PathLike | None = None) -> int:
 
 
 def default_data_source(root: str | os.PathLike | None = None) -> str:
-    """``$CIFAR10_DATA``, else the source an existing artifact was trained on (if still there)."""
+    """The Train page's suggested data source, as a real path, or "" (the official download).
+
+    The first of ``$CIFAR10_DATA`` and the sources existing artifacts were trained on that
+    still exists under a data root (``core.deployment``): the page never suggests a path it
+    would refuse.
+    """
     from core.artifacts import Artifact, ArtifactError
     from core.data import DATA_ENV
 
-    if os.environ.get(DATA_ENV):
-        return os.environ[DATA_ENV]
+    candidates = []
+    if os.environ.get(DATA_ENV, "").strip():
+        candidates.append(os.path.abspath(os.environ[DATA_ENV].strip()))
     base = artifacts_root(root)
     names = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
     for name in names:
@@ -205,6 +222,11 @@ def default_data_source(root: str | os.PathLike | None = None) -> str:
             source = Artifact(name, root).config().get("dataset", {}).get("source")
         except (ArtifactError, AttributeError):  # an unreadable artifact just gives no hint
             continue
-        if source and (REPO_ROOT / source).exists():  # absolute paths survive the join
-            return str((REPO_ROOT / source).resolve())
+        if isinstance(source, str) and source:
+            candidates.append(str(REPO_ROOT / source))  # absolute paths survive the join
+    for candidate in candidates:
+        try:
+            return str(deployment.resolve_data_source(candidate))
+        except deployment.SourceRefused:
+            continue
     return ""

@@ -109,7 +109,7 @@ st.header("Where two models agree and disagree")
 if len(ready) < 2:
     st.info(
         f"Only {common.title(ready[0])} is trained; this section needs two trained models. "
-        + "Train another one on the **Train** page."
+        + common.train_another_hint()
     )
     st.stop()
 

@@ -22,8 +22,12 @@ st.title("CIFAR-10 CNN studio")
 st.write(
     f"{len(common.registry())} convolutional networks learn to tell apart ten kinds of small "
     "(32x32 pixel) photos. This page sums up the data and how well each trained model does; "
-    "the other pages go into detail, let you try the models on your own pictures and train "
-    "new ones."
+    "the other pages go into detail"
+    + (
+        " and let you try the models on your own pictures."
+        if common.viewer_mode()
+        else ", let you try the models on your own pictures and train new ones."
+    )
 )
 
 # --- the data ---------------------------------------------------------------------------------

@@ -1,18 +1,20 @@
 """Train: start ``core.train`` in a background process and follow its progress live."""
 
-import os
 import time
 from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
-from core import compare, jobs, runspec
+from core import compare, deployment, jobs, runspec
 from core.data import DATA_ENV
 from core.runspec import RunSpec
 from ui import common, figures
 
 common.require_dashboard()
+if common.viewer_mode():  # dashboard.py leaves this page out in viewer mode; never run it there
+    st.error(deployment.viewer_refusal("has no Train page"))
+    st.stop()
 
 st.title("Train a model")
 st.write(
@@ -49,12 +51,18 @@ if spec.transfer:
             blocked = "ImageNet weights are missing (see above)."
         weights_flag = "imagenet"
     elif choice == "a weights file":
-        weights_flag = st.text_input("Path to the no-top .h5 weights file").strip() or None
-        if not weights_flag:
+        typed = st.text_input(
+            "Path to the no-top .h5 weights file",
+            help="Absolute, or relative to a data root. Data roots: " + deployment.roots_text(),
+        ).strip()
+        if not typed:
             blocked = "Enter the path of a weights file."
-        elif not os.path.isfile(weights_flag):
-            st.warning(f"{weights_flag} does not exist.")
-            blocked = "The weights file does not exist."
+        else:
+            try:
+                weights_flag = str(deployment.resolve_weights_file(typed))
+            except deployment.SourceRefused as exc:
+                st.warning(str(exc))
+                blocked = "The weights file is not usable (see above)."
     else:
         weights_flag = "none"
         st.caption("Without ImageNet weights this is just a large network trained from scratch.")
@@ -83,8 +91,10 @@ with st.form("hyperparameters"):
         "Data source (folder, tarball or .npz)",
         value=jobs.default_data_source(common.root()),
         help=f"Defaults to ${DATA_ENV}, else the source the existing artifacts were trained "
-        "on. Empty: the official download (needs a network).",
+        "on. Empty: the official download (needs a network). Absolute, or relative to a "
+        "data root; only paths under the data roots are read.",
     )
+    st.caption("Data roots (set by `$CIFAR10_DATA_ROOTS`): " + deployment.roots_text())
     c = st.columns(2)
     limit_train = c[0].number_input("Quick run: training images (0 = all)", 0, 50_000, 0, 1000)
     limit_test = c[1].number_input("Quick run: test images (0 = all)", 0, 10_000, 0, 1000)
@@ -104,17 +114,25 @@ if limit_test:
         "the shipped test images, so the per-class page cannot show its images."
     )
 
+source = None
+if submitted and data.strip():
+    try:
+        source = str(deployment.resolve_data_source(data))
+    except deployment.SourceRefused as exc:
+        st.error(str(exc))
+        submitted = False
+
 if submitted:
     request = replace(
         RunSpec.for_model(name, **settings),
-        data=data.strip() or None,
+        data=source,
         limit_train=int(limit_train) or None,
         limit_test=int(limit_test) or None,
         weights=None if weights_flag == "none" else weights_flag or recipe.weights,
     )
     try:
         pid = jobs.start_training(request, common.root())
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, ValueError) as exc:
         st.error(f"Could not start training: {exc}")
     else:
         st.session_state[f"started_{name}"] = time.time()

@@ -23,6 +23,13 @@ def make_tiny_dataset(n_train: int = 200, n_test: int = 60, seed: int = 0) -> Ci
     return Cifar10(x_train, y_train, x_test, y_test, "tiny", "tiny", "0" * 64)
 
 
+@pytest.fixture(autouse=True)
+def _not_a_viewer(monkeypatch):
+    """The tests choose viewer mode themselves; a CIFAR10_STUDIO_VIEWER=1 left in the shell that
+    runs them would hide the Train page from every test that uses it."""
+    monkeypatch.delenv("CIFAR10_STUDIO_VIEWER", raising=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_npz(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "tiny.npz"

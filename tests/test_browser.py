@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from core import artifacts
+from core.deployment import VIEWER_ENV
 from core.models import REGISTRY
 from tests.browser_harness import (
     CHROMIUM_ARGS,
@@ -25,14 +26,14 @@ SCREENSHOTS = ROOT / "screenshots"
 
 
 @contextlib.contextmanager
-def _fresh_server_and_browser():
+def _fresh_server_and_browser(env: dict | None = None):
     """(base URL, browser page) of a newly started `streamlit run dashboard.py`."""
     chromium = require_chromium()
     if os.environ.get("CI"):  # requirements.txt installs it: missing under CI is a failure
         import playwright.sync_api as playwright
     else:
         playwright = pytest.importorskip("playwright.sync_api")
-    with streamlit_server() as (url, _), playwright.sync_playwright() as p:
+    with streamlit_server(env) as (url, _), playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             yield url, browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -57,6 +58,31 @@ def test_a_fresh_servers_first_visit_by_deep_link_gets_the_page_inside_the_dashb
         sidebar = page.locator('[data-testid="stSidebar"]')
         assert sidebar.get_by_text("Models", exact=True).count() == 1
         assert sidebar.get_by_role("link", name="Live classification").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_viewer_has_no_train_page_not_even_by_deep_link():
+    train_path, train_heading = PAGES["Train"]
+    with _fresh_server_and_browser({VIEWER_ENV: "1"}) as (url, page):
+        # The first visit of a fresh server, by deep link: before any st.navigation call,
+        # Streamlit would run pages/train.py on its own (ui.common.require_dashboard).
+        page.goto(f"{url}/{train_path}")
+        wait_rendered(page)
+        headings = [h.inner_text().strip() for h in page.locator("h1").all()]
+        assert headings == [PAGES["Overview"][1]], "the default page, not the Train page"
+        assert page.get_by_text(train_heading, exact=True).count() == 0
+        assert page.get_by_role("button", name="Start training").count() == 0
+        assert page.locator("input[type=text]").count() == 0, "no box to type a path into"
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert sidebar.get_by_text("Read-only viewer", exact=False).count() == 1
+        assert sidebar.get_by_role("link", name="Live classification").count() == 1
+        assert sidebar.get_by_role("link", name="Train", exact=True).count() == 0
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "viewer_train_link.png"), full_page=True)
+        page.goto(f"{url}/{train_path}")  # again, now that st.navigation has run
+        wait_rendered(page)
+        assert [h.inner_text().strip() for h in page.locator("h1").all()] == headings
+        assert page.get_by_role("button", name="Start training").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0
 
 

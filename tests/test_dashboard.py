@@ -408,14 +408,18 @@ def test_train_page_follows_a_running_job(fake_root, monkeypatch):
 def test_train_page_starts_a_background_run(tmp_path, monkeypatch):
     started = []
     monkeypatch.setattr(jobs, "start_training", lambda req, root: started.append(req) or 4242)
+    data_root = tmp_path / "roots"
+    (data_root / "cifar").mkdir(parents=True)
+    monkeypatch.setenv("CIFAR10_DATA_ROOTS", str(data_root))  # core.deployment
     at = _app("pages/train.py", tmp_path, monkeypatch)
     at.number_input[0].set_value(3)  # epochs
-    at.text_input[0].set_value("/data/cifar")
+    at.text_input[0].set_value("cifar")  # relative to the data root
     at.get("form_submit_button")[0].click().run()
     _ok(at)
     assert len(started) == 1
     req = started[0]
-    assert (req.model, req.epochs, req.data, req.limit_train) == ("custom", 3, "/data/cifar", None)
+    source = os.path.realpath(data_root / "cifar")
+    assert (req.model, req.epochs, req.data, req.limit_train) == ("custom", 3, source, None)
     argv = runspec.argv(req, str(tmp_path))
     assert argv[1:4] == ["-m", "core.train", "custom"]
     assert ["--artifacts", str(tmp_path)] == argv[argv.index("--artifacts") :][:2]

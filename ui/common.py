@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import artifacts, compare
+from core import artifacts, compare, deployment
 from core.data import CLASS_NAMES
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
@@ -41,6 +41,25 @@ def _keep_keras_state_between_runs() -> None:
 
 _keep_keras_state_between_runs()
 TRAIN_HINT = "Train it on the **Train** page, or run `python -m core.train {name}`."
+# In viewer mode there is no Train page to point to (core.deployment).
+VIEWER_TRAIN_HINT = (
+    "This dashboard is a read-only viewer: the administrator trains models on the server with "
+    "`python -m core.train {name}`."
+)
+VIEWER_CAPTION = (
+    ":material/visibility: Read-only viewer: no training, no server paths. Models are trained "
+    "by the administrator."
+)
+
+
+def viewer_mode() -> bool:
+    """Whether the dashboard runs as a read-only viewer (``core.deployment.viewer_mode``)."""
+    return deployment.viewer_mode()
+
+
+def train_hint(name: str) -> str:
+    """How to train ``name``: the Train page and the CLI, or in viewer mode who does it."""
+    return (VIEWER_TRAIN_HINT if viewer_mode() else TRAIN_HINT).format(name=name)
 
 
 def root() -> str:
@@ -203,25 +222,33 @@ def not_trained(names: list[str]) -> None:
         if status.state == "missing" and weights_problem(name):
             st.info(
                 f"**{title(name)}** (`{name}`) needs ImageNet weights, which cannot be "
-                f"downloaded here. {weights_problem(name)} Then train it with "
-                f"`python -m core.train {name}`."
+                f"downloaded here. {weights_problem(name)} Then "
+                + ("the administrator trains it" if viewer_mode() else "train it")
+                + f" with `python -m core.train {name}`."
             )
         elif status.state == "missing":
-            st.info(
-                f"**{title(name)}** (`{name}`) is not trained yet. " + TRAIN_HINT.format(name=name)
-            )
+            st.info(f"**{title(name)}** (`{name}`) is not trained yet. " + train_hint(name))
         elif status.state == "broken":
             st.warning(
                 f"**{title(name)}** (`{name}`) has a broken artifact ({status.reason}). "
-                + TRAIN_HINT.format(name=name)
+                + train_hint(name)
             )
 
 
 def no_models_message() -> None:
-    st.info(
-        "No model is trained yet, so there is nothing to show here. "
-        "Train one on the **Train** page, or run `python -m core.train custom`."
+    how = (
+        VIEWER_TRAIN_HINT.format(name="NAME")
+        if viewer_mode()
+        else "Train one on the **Train** page, or run `python -m core.train custom`."
     )
+    st.info("No model is trained yet, so there is nothing to show here. " + how)
+
+
+def train_another_hint() -> str:
+    """The comparison page's hint when only one model is trained."""
+    if viewer_mode():
+        return VIEWER_TRAIN_HINT.format(name="NAME")
+    return "Train another one on the **Train** page."
 
 
 def pixelated(image: np.ndarray, scale: int = 4) -> np.ndarray:
