@@ -1,7 +1,8 @@
 """Viewer mode and data roots (issue 15, part 2): ``core.deployment`` and its use by
-``core.jobs``, the dashboard's navigation and the Train page."""
+``core.jobs``, the dashboard's navigation and the Train page; Streamlit's upload cap (part 3)."""
 
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,18 @@ def test_the_suggested_data_source_is_always_under_a_root(roots, tmp_path, monke
     assert jobs.default_data_source(store) == os.path.join(real_root, "mine.npz")
     monkeypatch.setenv(VIEWER_ENV, "1")
     assert jobs.default_data_source(store) == ""
+
+
+# --- the upload cap ----------------------------------------------------------------------------
+
+
+def test_streamlits_upload_cap_is_core_images_cap():
+    from core.images import MAX_BYTES
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    # Streamlit's upload handler counts server.maxUploadSize in MiB (size * 1024 * 1024).
+    assert config["server"]["maxUploadSize"] * 2**20 == MAX_BYTES
+    assert config["runner"]["postScriptGC"] is False, "the existing keys are kept"
 
 
 # --- the dashboard (AppTest) -------------------------------------------------------------------
