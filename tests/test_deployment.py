@@ -192,6 +192,17 @@ def test_streamlits_upload_cap_is_core_images_cap():
     assert config["runner"]["postScriptGC"] is False, "the existing keys are kept"
 
 
+def test_incoming_websocket_messages_are_capped_where_streamlit_refuses_them_anyway():
+    import streamlit.config
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    # uvicorn reads an incoming message up to server.maxMessageSize before Streamlit closes the
+    # connection for one over server.maxWidgetStateSize: a larger cap only lets a client make
+    # the server hold a message that is refused anyway.
+    widget_cap = streamlit.config.get_config_options()["server.maxWidgetStateSize"].default_val
+    assert 1 <= config["server"]["maxMessageSize"] <= widget_cap
+
+
 # --- the dashboard (AppTest) -------------------------------------------------------------------
 
 
