@@ -1,7 +1,8 @@
 """Classify uploaded files with every loaded model: decoding, top-k and agreement in one place.
 
 The dashboard's live page and its tests call ``classify_files``; bad files come back with a
-one-line error (from ``core.images``) while the good ones are still classified.
+one-line error (from ``core.images``) while the good ones are still classified, and a model that
+fails leaves the other models' answers standing.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.images import decode_many
-from core.predictor import Prediction, Predictor
+from core.batcher import Busy
+from core.images import decode_many, one_line
+from core.predictor import Prediction, Predictor, SharedPredictor
+
+# Per upload in the dashboard (each file may be up to core.images.MAX_BYTES).
+MAX_FILES: int = 20
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class Classified:
     image: np.ndarray | None  # (32, 32, 3) float32 in [0, 1]: what the models see
     error: str | None
     top: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # model -> top-k
+    failed: dict[str, str] = field(default_factory=dict)  # model -> why it gave no answer
 
     @property
     def top1(self) -> dict[str, str]:
@@ -35,20 +41,48 @@ class Classified:
 
 
 def classify_files(
-    predictor: Predictor, files: Iterable[tuple[str, bytes | str | os.PathLike]], k: int = 3
+    predictor: Predictor | SharedPredictor,
+    files: Iterable[tuple[str, bytes | str | os.PathLike]],
+    k: int = 3,
+    max_files: int | None = None,
 ) -> list[Classified]:
-    """Decode every (name, bytes or path) and run all of ``predictor``'s models on the good ones."""
-    decoded = decode_many(files)
+    """Decode every (name, bytes or path) and run all of ``predictor``'s models on the good ones.
+
+    Files past ``max_files`` are refused, not decoded. A ``SharedPredictor`` that is too busy
+    (``core.batcher.Busy``) gives every good file that one-line reason instead of answers.
+    """
+    files = list(files)
+    extra = files[max_files:] if max_files is not None else []
+    decoded = decode_many(files[: len(files) - len(extra)])
     good = [d for d in decoded if d.array is not None]
-    probs = (
-        predictor.predict(np.stack([d.array for d in good])) if good and predictor.models else {}
-    )
+    probs, busy = {}, None
+    if good and predictor.models:
+        try:
+            probs = predictor.predict_each(np.stack([d.array for d in good]))
+        except Busy as exc:
+            busy = str(exc)
     results, row = [], 0
     for d in decoded:
-        if d.array is None:
-            results.append(Classified(d.name, None, d.error))
+        if d.array is None or busy:
+            results.append(Classified(d.name, d.array, d.error or busy))
             continue
-        top = {model: Prediction(model, p[row]).top(k) for model, p in probs.items()}
-        results.append(Classified(d.name, d.array, None, top))
+        answered = {m: p for m, p in probs.items() if not isinstance(p, BaseException)}
+        top = {model: Prediction(model, p[row]).top(k) for model, p in answered.items()}
+        failed = {m: _reason(e) for m, e in probs.items() if isinstance(e, BaseException)}
+        results.append(Classified(d.name, d.array, None, top, failed))
         row += 1
+    for name, _ in extra:
+        results.append(
+            Classified(
+                str(name),
+                None,
+                f"{one_line(str(name))}: not classified, at most {max_files} images per upload "
+                f"(this one has {len(files)})",
+            )
+        )
     return results
+
+
+def _reason(exc: BaseException) -> str:
+    first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__

@@ -116,11 +116,12 @@ class GradCam:
         """Grad-CAM on the layer ``core.models.REGISTRY[name].gradcam_layer`` names.
 
         A model saved before its layers were named (the shipped ``vgg12``: ``conv2d_11``, not
-        ``conv5_3``) falls back to its deepest convolution, the same layer.
+        ``conv5_3``), or one outside the registry, falls back to its deepest convolution.
         """
-        from core.models import get_spec, last_conv_layer
+        from core.models import REGISTRY, last_conv_layer
 
-        layer = get_spec(name).gradcam_layer
+        spec = REGISTRY.get(name)
+        layer = spec.gradcam_layer if spec else None
         if not layer or not _contains(model, layer):
             layer = last_conv_layer(model).name
         return cls(model, layer)

@@ -50,11 +50,11 @@ def load_image(source: bytes | str | os.PathLike, name: str | None = None) -> Im
     transparency is composited onto BACKGROUND. Raises ImageRejected naming the file.
     """
     if isinstance(source, bytes | bytearray | memoryview):
-        label = _one_line(name or _DEFAULT_NAME)
+        label = one_line(name or _DEFAULT_NAME)
         data = bytes(source)
         _check_byte_count(len(data), label)
     else:
-        label = _one_line(name or os.fsdecode(source))
+        label = one_line(name or os.fsdecode(source))
         data = _read_path(source, label)
 
     try:
@@ -125,8 +125,8 @@ def decode_many(sources: Iterable[tuple[str, bytes | str | os.PathLike]]) -> lis
     return results
 
 
-def _one_line(name: str) -> str:
-    # File names come from users: keep control characters out of the one-line message.
+def one_line(name: str) -> str:
+    """A user-supplied file name, safe inside a one-line message (no control characters)."""
     return "".join(ch if ch.isprintable() else "?" for ch in name)
 
 

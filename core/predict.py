@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {res.error}", file=sys.stderr)
             results.append({"file": res.name, "error": res.error})
             continue
+        for model, reason in res.failed.items():
+            print(f"error: {res.name}: model {model} failed ({reason})", file=sys.stderr)
         results.append(
             {
                 "file": res.name,
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                     m: [{"class": c, "probability": round(p, 6)} for c, p in top]
                     for m, top in res.top.items()
                 },
+                **({"failed": res.failed} if res.failed else {}),
             }
         )
         if not args.json:
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {m:<18} {shown}")
     if args.json:
         print(json.dumps(results, indent=2))
-    return 1 if any("error" in r for r in results) or (names and failed) else 0
+    failures = any("error" in r or "failed" in r for r in results)
+    return 1 if failures or (names and failed) else 0
 
 
 if __name__ == "__main__":

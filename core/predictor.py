@@ -1,6 +1,7 @@
 """Loaded models answering in memory: one ``Predictor`` per process, shared by every session.
 
-The dashboard's live page, ``core.classify`` and the ``core.predict`` command all use it.
+``core.classify`` and the ``core.predict`` command use it directly; the dashboard puts it behind
+a ``SharedPredictor``, which batches the requests of concurrent sessions.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import artifacts
-from core.data import CLASS_NAMES
+from core.batcher import DynamicBatcher
+from core.data import CLASS_NAMES, scale
 from core.models import REGISTRY
 
 
@@ -71,6 +73,61 @@ class Predictor:
             with self._locks[name]:
                 out[name] = np.asarray(graph(batch), dtype=np.float32)
         return out
+
+    def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
+        """Like ``predict``, but a model that fails gives its exception, not the whole call."""
+        batch = np.asarray(batch, dtype=np.float32)
+        out: dict[str, np.ndarray | Exception] = {}
+        for name, graph in self._graphs.items():
+            try:
+                with self._locks[name]:
+                    out[name] = np.asarray(graph(batch), dtype=np.float32)
+            except Exception as exc:  # noqa: BLE001 - reported as this model's answer
+                out[name] = exc
+        return out
+
+
+class SharedPredictor:
+    """The dashboard's one ``Predictor`` for every session, behind a ``DynamicBatcher``.
+
+    Predictions of concurrent sessions run as one batch per model; Grad-CAM requests are batched
+    per model too, and wait while any prediction is queued (the heatmaps come after the answers).
+    """
+
+    PREDICT = "predict"
+
+    def __init__(self, predictor: Predictor, batcher: DynamicBatcher | None = None):
+        self.predictor = predictor
+        self.models = predictor.models
+        self.batcher = batcher or DynamicBatcher()
+        self.batcher.register(self.PREDICT, predictor.predict_each, priority=0)
+        self._cams: dict = {}
+        for name in self.models:
+            self.batcher.register(("gradcam", name), self._gradcam_fn(name), priority=1)
+
+    def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
+        """``Predictor.predict_each`` of this caller's rows, batched with other callers'.
+        Raises ``core.batcher.Busy`` when the queue is full or no answer came in time."""
+        return self.batcher(self.PREDICT, np.asarray(batch, dtype=np.float32))
+
+    def gradcam(self, name: str, images: np.ndarray, class_index) -> np.ndarray:
+        """(N, H, W) Grad-CAM heatmaps of loaded model ``name`` (``core.gradcam``) for
+        ``class_index`` (one class for all images, or one per image)."""
+        images = np.asarray(images)
+        images = scale(images) if images.dtype == np.uint8 else images.astype(np.float32)
+        images = images[None] if images.ndim == 3 else images
+        targets = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (len(images),))
+        return self.batcher(("gradcam", name), images, targets)
+
+    def _gradcam_fn(self, name: str):
+        def heatmaps(images: np.ndarray, targets: np.ndarray) -> np.ndarray:
+            from core.gradcam import GradCam
+
+            if name not in self._cams:  # built by the worker thread, its only user
+                self._cams[name] = GradCam.for_model(name, self.models[name])
+            return self._cams[name](images, targets).heatmaps
+
+        return heatmaps
 
 
 def compiled(model):

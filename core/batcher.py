@@ -1,0 +1,178 @@
+"""Dynamic batching across sessions: one worker thread runs each model once over the images that
+every caller sent within a few milliseconds, then hands each caller its own rows.
+
+The pattern is TF Serving's and Triton's dynamic batcher. The small PyPI batchers we looked at
+(``batched``, ``batch-inference``) have neither a bounded queue nor per-call timeouts, and they
+fail a whole batch when one function raises, so this module is ours:
+
+- requests of one *kind* (e.g. "predict", or Grad-CAM of one model) are merged; the worker
+  always serves the most urgent kind first (lowest ``priority``), oldest request first;
+- the queue is bounded (``Overloaded`` at once when full) and every call has a deadline
+  (``TimedOut``; a request that has not started by then is dropped, never run);
+- a function may return ``{part: rows or exception}``: a failing part (one model) fails only
+  that part of every caller's answer, the other parts still arrive.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+import numpy as np
+
+BatchFn = Callable[..., Any]  # (*stacked arrays) -> rows, or {part: rows or BaseException}
+
+
+class Busy(RuntimeError):
+    """The shared worker could not answer in time; str(exc) is a user-facing sentence."""
+
+
+class Overloaded(Busy):
+    pass
+
+
+class TimedOut(Busy):
+    pass
+
+
+@dataclass(order=True)
+class _Request:
+    priority: int
+    seq: int
+    kind: Hashable = field(compare=False)
+    arrays: tuple[np.ndarray, ...] = field(compare=False)
+    future: Future = field(compare=False)
+
+    @property
+    def rows(self) -> int:
+        return len(self.arrays[0])
+
+
+class DynamicBatcher:
+    """Merge concurrent calls of registered functions into batches run by one worker thread."""
+
+    def __init__(
+        self,
+        *,
+        max_batch: int = 64,
+        max_wait_s: float = 0.005,
+        max_queue: int = 64,
+        timeout_s: float = 30.0,
+    ):
+        self.max_batch, self.max_wait_s = max_batch, max_wait_s
+        self.max_queue, self.timeout_s = max_queue, timeout_s
+        self._fns: dict[Hashable, tuple[BatchFn, int, int]] = {}
+        self._pending: list[_Request] = []
+        self._ready = threading.Condition()
+        self._seq = count()
+        self._worker: threading.Thread | None = None
+        self.batches: list[tuple[Hashable, int]] = []  # (kind, rows) of the last 1,000 batches
+
+    def register(
+        self, kind: Hashable, fn: BatchFn, priority: int = 0, max_batch: int | None = None
+    ) -> None:
+        """``fn(*arrays)`` over stacked rows; lower ``priority`` is served first; ``max_batch``
+        rows at most per call (default: the batcher's)."""
+        self._fns[kind] = (fn, priority, max_batch or self.max_batch)
+
+    def submit(self, kind: Hashable, *arrays: np.ndarray) -> Future:
+        """Queue one request (arrays with the same number of rows); its Future gets its rows."""
+        fn_priority = self._fns[kind][1]
+        arrays = tuple(np.asarray(a) for a in arrays)
+        if len({len(a) for a in arrays}) != 1:
+            raise ValueError("every array of a request needs the same number of rows")
+        future: Future = Future()
+        with self._ready:
+            if len(self._pending) >= self.max_queue:
+                raise Overloaded(
+                    f"The server is answering {self.max_queue} requests already; "
+                    "try again in a moment."
+                )
+            self._pending.append(_Request(fn_priority, next(self._seq), kind, arrays, future))
+            self._start_worker()
+            self._ready.notify()
+        return future
+
+    def __call__(self, kind: Hashable, *arrays: np.ndarray, timeout_s: float | None = None):
+        """Submit and wait: this caller's rows of the result (or its parts)."""
+        future = self.submit(kind, *arrays)
+        wait = self.timeout_s if timeout_s is None else timeout_s
+        try:
+            return future.result(timeout=wait)
+        except (FutureTimeout, CancelledError):
+            future.cancel()  # not started yet: the worker will skip it
+            raise TimedOut(
+                f"No answer within {wait:g} s: the server is busy; try again in a moment."
+            ) from None
+
+    def _start_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._serve, name="batcher", daemon=True)
+            self._worker.start()
+
+    def _serve(self) -> None:
+        while True:
+            batch = self._next_batch()
+            live = [r for r in batch if r.future.set_running_or_notify_cancel()]
+            if live:
+                self._run(live)
+
+    def _next_batch(self) -> list[_Request]:
+        """The most urgent request, plus every request of its kind that arrives within
+        ``max_wait_s`` of it, up to ``max_batch`` rows."""
+        with self._ready:
+            while not self._pending:
+                self._ready.wait()
+            first = min(self._pending)
+            deadline = time.monotonic() + self.max_wait_s
+            while True:
+                batch = self._take(first.kind)
+                left = deadline - time.monotonic()
+                if sum(r.rows for r in batch) >= self._fns[first.kind][2] or left <= 0:
+                    break
+                self._pending.extend(batch)  # put back, wait for more of the same kind
+                self._ready.wait(timeout=left)
+            return batch
+
+    def _take(self, kind: Hashable) -> list[_Request]:
+        """Remove and return the queued requests of ``kind``, oldest first, up to its max_batch
+        rows (the first request always, however many rows it has)."""
+        same = sorted(r for r in self._pending if r.kind == kind)
+        batch, rows, limit = [], 0, self._fns[kind][2]
+        for request in same:
+            if batch and rows + request.rows > limit:
+                break
+            batch.append(request)
+            rows += request.rows
+        taken = {id(r) for r in batch}
+        self._pending = [r for r in self._pending if id(r) not in taken]
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        fn = self._fns[batch[0].kind][0]
+        stacked = [np.concatenate(parts) for parts in zip(*(r.arrays for r in batch), strict=True)]
+        self.batches = [*self.batches[-999:], (batch[0].kind, len(stacked[0]))]
+        try:
+            result = fn(*stacked)
+        except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the error
+            for request in batch:
+                request.future.set_exception(exc)
+            return
+        start = 0
+        for request in batch:
+            rows = slice(start, start + request.rows)
+            start = rows.stop
+            request.future.set_result(_rows(result, rows))
+
+
+def _rows(result, rows: slice):
+    """One caller's share of a batch result: its rows of every array, exceptions as they are."""
+    if isinstance(result, dict):
+        return {k: v if isinstance(v, BaseException) else v[rows] for k, v in result.items()}
+    return result[rows]
