@@ -1,10 +1,11 @@
 """Live classification: upload images or take a photo; every trained model answers side by side."""
 
+import numpy as np
 import streamlit as st
 
-from core.classify import classify_files
+from core.classify import MAX_FILES, classify_files
 from core.data import CLASS_NAMES
-from core.images import SUPPORTED_FORMATS
+from core.images import MAX_BYTES, SUPPORTED_FORMATS
 from ui import common
 
 common.require_dashboard()
@@ -17,7 +18,7 @@ st.write(
     "the models see it, and every trained model gives its most likely classes."
 )
 
-predictor, failed = common.predictor()
+predictor = common.shared_predictor()
 if not predictor.models:
     common.no_models_message()
     common.not_trained(list(common.registry()))
@@ -29,9 +30,10 @@ if not_loaded:
 
 left, right = st.columns([3, 1])
 uploads = left.file_uploader(
-    f"Images ({', '.join(SUPPORTED_FORMATS)})",
+    f"Images ({', '.join(SUPPORTED_FORMATS)}; up to {MAX_FILES} at a time)",
     type=UPLOAD_TYPES,
     accept_multiple_files=True,
+    max_upload_size=MAX_BYTES // 2**20,  # MB in Streamlit's units (2**20 bytes)
 )
 k = right.slider("Top-k classes", 1, 10, 3)
 show_cam = right.toggle("Grad-CAM heatmaps", value=True, key="live_cam")
@@ -53,7 +55,12 @@ if not files:
     st.info("Upload one or more images to classify them.")
     st.stop()
 
-results = classify_files(predictor, files, k=k)
+if len(files) > MAX_FILES:
+    st.warning(
+        f"{len(files)} images uploaded: only the first {MAX_FILES} are classified. "
+        "Remove some to classify the others."
+    )
+results = classify_files(predictor, files, k=k, max_files=MAX_FILES)
 cam_slots = []  # (image, model, predicted class, where its heatmap goes), filled in at the end
 for i, res in enumerate(results):
     if res.error:
@@ -77,15 +84,23 @@ for i, res in enumerate(results):
             box.progress(min(max(prob, 0.0), 1.0), text=f"{cls} · {prob:.1%}")
         if show_cam:
             cam_slots.append((res.image, model, res.top1[model], box.empty()))
+    for model, reason in res.failed.items():
+        cols[0].error(f"{common.title(model)} gave no answer ({reason}).")
 
-# Grad-CAM only after every prediction is on screen, so it cannot delay them: per image about
-# 20 ms (custom), 90 ms (vgg12) and 90 ms (vgg12_opt, one view) on two busy cores. In Chromium
-# the predictions showed 0.8 s after an upload and the heatmaps 0.3 s later (medians).
-for image, model, predicted, slot in cam_slots:
-    cls = predicted if cam_target == "the predicted class" else cam_target
-    result = common.gradcam(model, image, CLASS_NAMES.index(cls))
-    if result is not None:
+# Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
+# model with all of this page's images, batched with other sessions' and served only while no
+# prediction is waiting (core.predictor.SharedPredictor).
+for model in dict.fromkeys(slot[1] for slot in cam_slots):
+    mine = [slot for slot in cam_slots if slot[1] == model]
+    targets = [
+        CLASS_NAMES.index(predicted if cam_target == "the predicted class" else cam_target)
+        for _, _, predicted, _ in mine
+    ]
+    heatmaps = common.gradcam(model, np.stack([image for image, *_ in mine]), targets)
+    if heatmaps is None:
+        continue
+    for (image, _, _, slot), heatmap, target in zip(mine, heatmaps, targets, strict=True):
         slot.image(
-            common.gradcam_overlay(image, result.heatmaps[0], scale=3),
-            caption=f"Grad-CAM for {cls}",
+            common.gradcam_overlay(image, heatmap, scale=3),
+            caption=f"Grad-CAM for {CLASS_NAMES[target]}",
         )

@@ -168,6 +168,19 @@ def predictor():
     return _predictor(root(), tuple((n, stamp(n)) for n in names))
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _shared_predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
+    from core.predictor import SharedPredictor
+
+    return SharedPredictor(_predictor(root_, stamps)[0])
+
+
+def shared_predictor():
+    """The process's ``SharedPredictor``: every session's predictions and Grad-CAM requests go
+    through its one batching worker (``core.batcher``)."""
+    return _shared_predictor(root(), tuple((n, stamp(n)) for n in registry()))
+
+
 @st.cache_data(show_spinner="Timing the models…", max_entries=8)
 def _latency(root_: str, stamps: tuple[tuple[str, float], ...]) -> dict[str, float]:
     loaded, _ = _predictor(root_, stamps)
@@ -365,39 +378,39 @@ def model_card(name: str) -> str | None:
         return None
 
 
-@st.cache_resource(show_spinner="Preparing Grad-CAM…", max_entries=16)
-def _gradcam(root_: str, stamps: tuple, name: str):
-    import threading
+def gradcam(name: str, images: np.ndarray, class_index) -> np.ndarray | None:
+    """(N, 32, 32) Grad-CAM heatmaps of a loaded model for ``class_index`` (one class, or one
+    per image), batched with other sessions' requests; None when the model is not loaded or the
+    shared worker is too busy to answer in time."""
+    from core.batcher import Busy
 
-    from core.gradcam import GradCam
-
-    loaded, _ = _predictor(root_, stamps)
-    model = loaded.models.get(name)
-    return None if model is None else (GradCam.for_model(name, model), threading.Lock())
-
-
-def gradcam(name: str, images: np.ndarray, class_index=None):
-    """``core.gradcam.GradCamResult`` of a loaded model (the predictor's copy), or None."""
-    cam = _gradcam(root(), tuple((n, stamp(n)) for n in registry()), name)
-    if cam is None:
+    shared = shared_predictor()
+    if name not in shared.models:
         return None
-    explainer, lock = cam
-    with lock:  # one Grad-CAM at a time per model, whichever session asks
-        return explainer(images, class_index)
+    try:
+        return shared.gradcam(name, images, class_index)
+    except Busy:
+        return None
 
 
 @st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=64)
 def _test_gradcam(root_: str, stamps: tuple, name: str, rows: tuple, classes: tuple) -> np.ndarray:
-    result = gradcam(name, _test_images(root_).images[list(rows)], np.asarray(classes))
-    return result.heatmaps
+    images = _test_images(root_).images[list(rows)]
+    return _shared_predictor(root_, stamps).gradcam(name, images, np.asarray(classes))
 
 
 def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
-    """Grad-CAM heatmaps (N, 32, 32) of shipped test images ``rows`` for ``classes``."""
+    """Grad-CAM heatmaps (N, 32, 32) of shipped test images ``rows`` for ``classes``; None when
+    the model is not loaded or the shared worker is too busy (not cached, so tried again)."""
+    from core.batcher import Busy
+
     if name not in predictor()[0].models or isinstance(test_images(), str) or not len(rows):
         return None
     stamps = tuple((n, stamp(n)) for n in registry())
-    return _test_gradcam(root(), stamps, name, tuple(map(int, rows)), tuple(map(int, classes)))
+    try:
+        return _test_gradcam(root(), stamps, name, tuple(map(int, rows)), tuple(map(int, classes)))
+    except Busy:
+        return None
 
 
 def gradcam_overlay(image: np.ndarray, heatmap: np.ndarray, scale: int = 4) -> np.ndarray:
