@@ -110,6 +110,7 @@ class GradCam:
         self.layer_name = layer_name
         self._explain, explained = _explainer(model, layer_name)
         self.single_view = explained is not model  # explained through a nested network
+        self._graph = None  # traced on first use
 
     @classmethod
     def for_model(cls, name: str, model: keras.Model) -> GradCam:
@@ -135,26 +136,34 @@ class GradCam:
         x = scale(x) if x.dtype == np.uint8 else x.astype(np.float32)
         if x.ndim == 3:
             x = x[None]
-        x = tf.constant(x)
-        if class_index is not None:
-            target = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (len(x),))
-        elif self.single_view:  # the class the whole model answers, not its single view
-            target = np.asarray(self.model(x, training=False)).argmax(axis=1)
-        else:
-            target = None
+        wanted = -1 if class_index is None else class_index  # -1: the predicted class
+        target = np.broadcast_to(np.asarray(wanted, dtype=np.int64), (len(x),))
+        if self._graph is None:
+            images_spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
+            classes_spec = tf.TensorSpec((None,), tf.int64)
+            self._graph = tf.function(self._heatmaps, input_signature=[images_spec, classes_spec])
+        cam, target, probs = (t.numpy() for t in self._graph(tf.constant(x), tf.constant(target)))
+        peak = cam.max(axis=(1, 2), keepdims=True)
+        cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+        return GradCamResult(cam.astype(np.float32), target, probs)
+
+    def _heatmaps(self, x: tf.Tensor, target: tf.Tensor):
+        """One compiled graph (eagerly, one image through Lite0 took 0.3 s): the unscaled maps,
+        the classes they explain and the explained network's probabilities."""
+        if self.single_view:  # the class the whole model answers, not its single view
+            predicted = tf.argmax(self.model(x, training=False), axis=1)
         with tf.GradientTape() as tape:
             features, probs = self._explain(x)
-            if target is None:
-                target = np.asarray(probs).argmax(axis=1)
-            chosen = tf.gather(probs, tf.constant(target), axis=1, batch_dims=1)
+            if not self.single_view:
+                predicted = tf.argmax(probs, axis=1)
+            target = tf.where(target < 0, predicted, target)
+            chosen = tf.gather(probs, target, axis=1, batch_dims=1)
             score = tf.math.log(tf.maximum(chosen, 1e-30))
         grads = tape.gradient(score, features)
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1, keepdims=True))
-        cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0].numpy()
-        peak = cam.max(axis=(1, 2), keepdims=True)
-        cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
-        return GradCamResult(cam.astype(np.float32), np.asarray(target).copy(), np.asarray(probs))
+        cam = tf.image.resize(cam, tf.shape(x)[1:3], method="bilinear")[..., 0]
+        return cam, target, probs
 
 
 def explain(
