@@ -6,7 +6,11 @@ The pattern is TF Serving's and Triton's dynamic batcher. The small PyPI batcher
 fail a whole batch when one function raises, so this module is ours:
 
 - requests of one *kind* (e.g. "predict", or Grad-CAM of one model) are merged; the worker
-  always serves the most urgent kind first (lowest ``priority``), oldest request first;
+  always serves the most urgent kind first (lowest ``priority``), oldest request first, and a
+  kind registered with ``after_quiet_s`` starts only ``after_quiet_s`` times the number of more
+  urgent requests of the last ``RECENT_S`` seconds after the latest of them (on 2 cores,
+  heatmaps computed and sent while other sessions' answers are still being drawn slow those
+  answers down, the more so the more sessions there are);
 - the queue is bounded (``Overloaded`` at once when full) and every call has a deadline
   (``TimedOut``; a request that has not started by then is dropped, never run);
 - a function may return ``{part: rows or exception}``: a failing part (one model) fails only
@@ -15,6 +19,7 @@ fail a whole batch when one function raises, so this module is ours:
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -57,6 +62,8 @@ class _Request:
 class DynamicBatcher:
     """Merge concurrent calls of registered functions into batches run by one worker thread."""
 
+    RECENT_S = 2.0
+
     def __init__(
         self,
         *,
@@ -67,19 +74,29 @@ class DynamicBatcher:
     ):
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self.max_queue, self.timeout_s = max_queue, timeout_s
-        self._fns: dict[Hashable, tuple[BatchFn, int, int]] = {}
+        self._fns: dict[Hashable, tuple[BatchFn, int, int, float]] = {}
+        self._submitted: list[tuple[float, int]] = []  # (when, priority) of recent requests
         self._pending: list[_Request] = []
         self._ready = threading.Condition()
         self._seq = count()
         self._worker: threading.Thread | None = None
+        self._closed = False
+        # A daemon worker still inside TensorFlow when the interpreter exits aborts the process.
+        atexit.register(self.close)
         self.batches: list[tuple[Hashable, int]] = []  # (kind, rows) of the last 1,000 batches
 
     def register(
-        self, kind: Hashable, fn: BatchFn, priority: int = 0, max_batch: int | None = None
+        self,
+        kind: Hashable,
+        fn: BatchFn,
+        priority: int = 0,
+        max_batch: int | None = None,
+        after_quiet_s: float = 0.0,
     ) -> None:
         """``fn(*arrays)`` over stacked rows; lower ``priority`` is served first; ``max_batch``
-        rows at most per call (default: the batcher's)."""
-        self._fns[kind] = (fn, priority, max_batch or self.max_batch)
+        rows at most per call (default: the batcher's); run only once no more urgent request
+        has been submitted for ``after_quiet_s`` per such request of the last RECENT_S."""
+        self._fns[kind] = (fn, priority, max_batch or self.max_batch, after_quiet_s)
 
     def submit(self, kind: Hashable, *arrays: np.ndarray) -> Future:
         """Queue one request (arrays with the same number of rows); its Future gets its rows."""
@@ -89,12 +106,17 @@ class DynamicBatcher:
             raise ValueError("every array of a request needs the same number of rows")
         future: Future = Future()
         with self._ready:
+            if self._closed:
+                raise Busy("The server is shutting down.")
             if len(self._pending) >= self.max_queue:
                 raise Overloaded(
                     f"The server is answering {self.max_queue} requests already; "
                     "try again in a moment."
                 )
             self._pending.append(_Request(fn_priority, next(self._seq), kind, arrays, future))
+            now = time.monotonic()
+            recent = [(t, p) for t, p in self._submitted if now - t < self.RECENT_S]
+            self._submitted = [*recent, (now, fn_priority)]
             self._start_worker()
             self._ready.notify()
         return future
@@ -111,6 +133,17 @@ class DynamicBatcher:
                 f"No answer within {wait:g} s: the server is busy; try again in a moment."
             ) from None
 
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Cancel what is queued, let the batch in progress finish, and stop the worker."""
+        with self._ready:
+            self._closed = True
+            for request in self._pending:
+                request.future.cancel()
+            self._pending = []
+            self._ready.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=timeout_s)
+
     def _start_worker(self) -> None:
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._serve, name="batcher", daemon=True)
@@ -119,17 +152,19 @@ class DynamicBatcher:
     def _serve(self) -> None:
         while True:
             batch = self._next_batch()
+            if batch is None:
+                return
             live = [r for r in batch if r.future.set_running_or_notify_cancel()]
             if live:
                 self._run(live)
 
-    def _next_batch(self) -> list[_Request]:
+    def _next_batch(self) -> list[_Request] | None:
         """The most urgent request, plus every request of its kind that arrives within
         ``max_wait_s`` of it, up to ``max_batch`` rows."""
         with self._ready:
-            while not self._pending:
-                self._ready.wait()
-            first = min(self._pending)
+            first = self._most_urgent()
+            if first is None:
+                return None
             deadline = time.monotonic() + self.max_wait_s
             while True:
                 batch = self._take(first.kind)
@@ -139,6 +174,24 @@ class DynamicBatcher:
                 self._pending.extend(batch)  # put back, wait for more of the same kind
                 self._ready.wait(timeout=left)
             return batch
+
+    def _most_urgent(self) -> _Request | None:
+        """Wait for a request whose kind may run now (None once closed); holds the lock."""
+        while True:
+            while not self._pending and not self._closed:
+                self._ready.wait()
+            if self._closed:
+                return None
+            first = min(self._pending)
+            quiet = self._fns[first.kind][3]
+            now = time.monotonic()
+            urgent = [
+                t for t, p in self._submitted if p < first.priority and now - t < self.RECENT_S
+            ]
+            wait = max(urgent, default=now) + quiet * len(urgent) - now
+            if wait <= 0:
+                return first
+            self._ready.wait(timeout=wait)  # woken early by any new request
 
     def _take(self, kind: Hashable) -> list[_Request]:
         """Remove and return the queued requests of ``kind``, oldest first, up to its max_batch

@@ -91,10 +91,14 @@ class SharedPredictor:
     """The dashboard's one ``Predictor`` for every session, behind a ``DynamicBatcher``.
 
     Predictions of concurrent sessions run as one batch per model; Grad-CAM requests are batched
-    per model too, and wait while any prediction is queued (the heatmaps come after the answers).
+    per model too, and wait until no prediction has been asked for a moment (the heatmaps come
+    after the answers, everyone's).
     """
 
     PREDICT = "predict"
+    # Heatmaps start once no prediction has been asked for 0.25 s per prediction asked in the
+    # last 2 s, time for those answers to be drawn first (bench/concurrent_sessions.py).
+    GRADCAM_AFTER_QUIET_S = 0.25
 
     def __init__(self, predictor: Predictor, batcher: DynamicBatcher | None = None):
         self.predictor = predictor
@@ -103,7 +107,18 @@ class SharedPredictor:
         self.batcher.register(self.PREDICT, predictor.predict_each, priority=0)
         self._cams: dict = {}
         for name in self.models:
-            self.batcher.register(("gradcam", name), self._gradcam_fn(name), priority=1)
+            self.batcher.register(
+                ("gradcam", name),
+                self._gradcam_fn(name),
+                priority=1,
+                after_quiet_s=self.GRADCAM_AFTER_QUIET_S,
+            )
+
+    def warm_up(self) -> None:
+        """Trace every model's Grad-CAM graph (up to 3 s for Lite0) when the worker is idle, so
+        the first visitor's heatmaps do not wait for it. Returns at once; nobody waits on it."""
+        for name in self.models:
+            self.batcher.submit(("gradcam", name), np.zeros((1, 32, 32, 3), np.float32), [0])
 
     def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
         """``Predictor.predict_each`` of this caller's rows, batched with other callers'.

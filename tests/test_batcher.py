@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from core.batcher import DynamicBatcher, Overloaded, TimedOut
+from core.batcher import Busy, DynamicBatcher, Overloaded, TimedOut
 from core.classify import classify_files
 from core.data import CLASS_NAMES
 from core.images import decode_many
@@ -244,3 +244,42 @@ def test_shared_gradcam_matches_gradcam_run_alone():
     np.testing.assert_allclose(np.concatenate(results), alone, atol=1e-5)
     as_uint8 = shared.gradcam("m", (images[:2] * 255).round().astype(np.uint8), 3)
     assert as_uint8.shape == (2, 32, 32) and as_uint8.max() <= 1.0
+
+
+def test_a_quiet_kind_waits_longer_the_more_urgent_requests_just_came():
+    batcher = DynamicBatcher(max_wait_s=0.0)
+    started = {}
+    batcher.register("answer", lambda x: x)
+    batcher.register(
+        "heatmap", lambda x: started.setdefault("heatmap", time.monotonic()) and x, 1, None, 0.2
+    )
+    alone = time.monotonic()
+    batcher("heatmap", np.zeros(1))  # nothing urgent came: runs at once
+    assert started.pop("heatmap") - alone < 0.15
+    for _ in range(3):
+        batcher("answer", np.zeros(1))
+    last_answer = time.monotonic()
+    batcher("heatmap", np.zeros(1))
+    assert started["heatmap"] - last_answer >= 3 * 0.2 - 0.02
+
+
+def test_close_cancels_what_is_queued_and_refuses_new_requests():
+    batcher = DynamicBatcher(max_wait_s=0.0)
+    fn, calls, release = _gate()
+    batcher.register("f", fn)
+    running = batcher.submit("f", np.array([1.0]))
+    while not calls:
+        time.sleep(0.01)
+    queued = batcher.submit("f", np.array([2.0]))
+    closer = threading.Thread(target=batcher.close)
+    closer.start()
+    for _ in range(500):  # until close() has emptied the queue, while the worker is still busy
+        if queued.cancelled():
+            break
+        time.sleep(0.01)
+    release.set()
+    closer.join(timeout=10)
+    assert running.result(timeout=1).tolist() == [10.0], "the batch in progress finished"
+    assert queued.cancelled()
+    with pytest.raises(Busy, match="shutting down"):
+        batcher.submit("f", np.array([3.0]))

@@ -172,7 +172,9 @@ def predictor():
 def _shared_predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
     from core.predictor import SharedPredictor
 
-    return SharedPredictor(_predictor(root_, stamps)[0])
+    shared = SharedPredictor(_predictor(root_, stamps)[0])
+    shared.warm_up()
+    return shared
 
 
 def shared_predictor():
