@@ -98,6 +98,8 @@ for model in dict.fromkeys(slot[1] for slot in cam_slots):
     ]
     heatmaps = common.gradcam(model, np.stack([image for image, *_ in mine]), targets)
     if heatmaps is None:
+        for *_, slot in mine:
+            slot.caption("No heatmap: the server is too busy right now.")
         continue
     for (image, _, _, slot), heatmap, target in zip(mine, heatmaps, targets, strict=True):
         slot.image(
