@@ -1,0 +1,122 @@
+"""What one dashboard replica holds: memory per loaded model and answers per second.
+
+    python bench/replica_capacity.py [--threads 8] [--per-thread 25]
+
+In one fresh process, as the dashboard does it (``core.predictor``):
+1. resident memory (VmRSS) after importing TensorFlow and ``core``, then after loading each ready
+   model, running it once (its compiled graph traced) and tracing its Grad-CAM graph;
+2. answers per second: --threads threads (sessions) each classify --per-thread 800x600 JPEGs
+   through ``core.classify.classify_files`` (decoding included), all at once, first each with
+   its own model calls (``Predictor``, the dashboard's path before issue 15), then through the
+   shared batching worker (``SharedPredictor``). An answer is one image through every model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def jpeg(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray(rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8))
+    buf = io.BytesIO()
+    small.resize((800, 600), Image.Resampling.BICUBIC).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def answers_per_second(predictor, uploads: list[list[tuple[str, bytes]]]) -> float:
+    from core.classify import classify_files
+
+    barrier = threading.Barrier(len(uploads))
+
+    def session(files):
+        barrier.wait()
+        for file in files:
+            (result,) = classify_files(predictor, [file])
+            assert result.top and not result.failed, result
+
+    threads = [threading.Thread(target=session, args=(files,)) for files in uploads]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(map(len, uploads)) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--per-thread", type=int, default=25)
+    args = parser.parse_args()
+
+    base = rss_mb()
+    from core import artifacts
+    from core.gradcam import GradCam
+    from core.models import REGISTRY
+    from core.predictor import Predictor, SharedPredictor, compiled
+
+    imported = rss_mb()
+    print(f"python {base:.0f} MB; after importing TensorFlow and core {imported:.0f} MB")
+    models, before = {}, imported
+    probe = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    for name in REGISTRY:
+        art = artifacts.Artifact(name)
+        if not art.status().ready:
+            continue
+        model = art.load_model()
+        compiled(model)(probe)
+        GradCam.for_model(name, model)(probe, 0)
+        models[name] = model
+        now = rss_mb()
+        size = sum(f.stat().st_size for f in art.path.glob("*.keras")) / 2**20
+        print(f"  {name}: +{now - before:.0f} MB resident (model file {size:.1f} MB)")
+        before = now
+    print(f"all {len(models)} models loaded: {before:.0f} MB resident")
+
+    predictor = Predictor(models)
+    uploads = [
+        [(f"{t}_{i}.jpg", jpeg(1000 * t + i)) for i in range(args.per_thread)]
+        for t in range(args.threads)
+    ]
+    answers_per_second(predictor, [files[:2] for files in uploads])  # warm-up
+    own = answers_per_second(predictor, uploads)
+    shared = SharedPredictor(predictor)
+    answers_per_second(shared, [files[:2] for files in uploads])  # warm-up
+    batched = answers_per_second(shared, uploads)
+    merged = [rows for kind, rows in shared.batcher.batches if kind == shared.PREDICT]
+    print(
+        f"{args.threads} sessions x {args.per_thread} uploads: {own:.1f} answers/s with each "
+        f"session's own model calls, {batched:.1f} answers/s through the shared batcher "
+        f"(mean batch {np.mean(merged):.1f} images)"
+    )
+    print(f"peak resident memory: {peak_mb():.0f} MB")
+    shared.batcher.close()
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+if __name__ == "__main__":
+    main()
