@@ -1,14 +1,18 @@
 """A real browser (Debian's Chromium via Playwright) against `streamlit run dashboard.py`."""
 
 import contextlib
+import http.client
+import io
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
 
 from core import artifacts
 from core.deployment import VIEWER_ENV
+from core.images import MAX_BYTES
 from core.models import REGISTRY
 from tests.browser_harness import (
     CHROMIUM_ARGS,
@@ -23,6 +27,10 @@ from tests.browser_harness import (
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "screenshots"
+# What Streamlit 1.67's file uploader shows for a file over its widget's max_upload_size (20 here,
+# pages/live.py). The frontend counts that cap in MB of 10^6 bytes (1024^2 on a Windows client):
+# Chromium on Linux refuses anything over 20,000,000 bytes, a little under core.images.MAX_BYTES.
+TOO_LARGE = "File must be 20.0MB or smaller."
 
 
 @contextlib.contextmanager
@@ -117,3 +125,98 @@ def test_uploaded_image_gets_every_models_prediction(browser_page, tmp_path):
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SCREENSHOTS / "live_uploaded.png"), full_page=True)
     assert Path(SCREENSHOTS / "live_uploaded.png").stat().st_size > 0
+
+
+def _padded_png(path: Path, size: int) -> Path:
+    """A real PNG (a red picture) padded with zeros after its end to exactly `size` bytes:
+    Pillow ignores what follows the image, so the models would classify it if it got through."""
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 20, 20)).save(buf, format="PNG")
+    data = buf.getvalue()
+    path.write_bytes(data + bytes(size - len(data)))
+    return path
+
+
+@contextlib.contextmanager
+def _upload_requests(page):
+    """The requests the page sends to Streamlit's upload endpoint (/_stcore/upload_file/...)."""
+    sent = []
+
+    def record(request):
+        if "/_stcore/upload_file/" in request.url and request.method == "PUT":
+            sent.append(request)
+
+    page.on("request", record)
+    try:
+        yield sent
+    finally:
+        page.remove_listener("request", record)
+
+
+def test_an_upload_over_the_cap_is_refused_by_the_browser_and_never_sent(browser_page, tmp_path):
+    url, page = browser_page
+    huge = _padded_png(tmp_path / "huge.png", MAX_BYTES + 1)
+    with _upload_requests(page) as sent:
+        page.goto(f"{url}/live")
+        wait_rendered(page)
+        upload(page, [huge])
+        chip = page.locator('[data-testid="stFileChip"]', has_text="huge.png")
+        refused = chip.locator('[data-testid="stFileChipIconError"]')
+        refused.or_(page.get_by_text("what the models see (32x32)")).first.wait_for(timeout=60_000)
+        wait_rendered(page)
+        page.wait_for_timeout(1_000)  # time for a request the browser would still send
+        assert refused.count() == 1
+        assert TOO_LARGE in chip.inner_text()
+        assert sent == [], "the browser must not send a file over the cap to the server"
+    # The script saw no file at all: no prediction, no error of core.images, no exception.
+    assert page.get_by_text("Upload one or more images to classify them.").count() == 1
+    assert page.locator('[class*="st-key-pred_"]').count() == 0
+    assert page.locator('[data-testid="stProgress"]').count() == 0
+    assert page.get_by_text("what the models see (32x32)").count() == 0
+    assert page.locator('[data-testid="stAlert"]', has_text="huge.png").count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_an_upload_under_the_cap_is_classified_and_the_server_refuses_one_over_it_unread(
+    browser_page, tmp_path
+):
+    url, page = browser_page
+    ready = [n for n in REGISTRY if artifacts.Artifact(n).status().ready]
+    # 19 MiB: under the cap whether the browser counts MB as 10^6 or 2^20 bytes.
+    near = _padded_png(tmp_path / "near_cap.png", 19 * 2**20)
+    with _upload_requests(page) as sent:
+        page.goto(f"{url}/live")
+        wait_rendered(page)
+        upload(page, [near])
+        chip = page.locator('[data-testid="stFileChip"]', has_text="near_cap.png")
+        refused = chip.locator('[data-testid="stFileChipIconError"]')
+        shown = page.get_by_text("what the models see (32x32)")
+        shown.or_(refused).first.wait_for(timeout=120_000)
+        assert refused.count() == 0, chip.inner_text()
+        wait_for_predictions(page, [REGISTRY[name].title for name in ready])
+        wait_rendered(page)
+        assert len(sent) == 1
+        assert sent[0].response().status == 204
+    assert page.locator('[data-testid="stAlert"]', has_text="near_cap.png").count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    # A client that skips the browser's check (curl, a script) and announces one byte over the
+    # cap: the server answers 413 from the request's headers, without waiting for a byte of the
+    # body, so the file is never held in memory. The session and XSRF token are the page's own.
+    put = urlsplit(sent[0].url)
+    headers = sent[0].all_headers()
+    conn = http.client.HTTPConnection(put.hostname, put.port, timeout=15)
+    try:
+        conn.putrequest("PUT", put.path.rsplit("/", 1)[0] + "/over-the-cap")
+        conn.putheader("Content-Type", headers["content-type"])
+        conn.putheader("Content-Length", str(MAX_BYTES + 1))
+        conn.putheader("X-Xsrftoken", headers["x-xsrftoken"])
+        conn.putheader("Cookie", headers["cookie"])
+        conn.endheaders()  # no body follows
+        try:
+            response = conn.getresponse()
+        except TimeoutError:
+            pytest.fail("the server waited for the body of an upload announced over the cap")
+        assert (response.status, response.read()) == (413, b"File too large")
+    finally:
+        conn.close()

@@ -1,0 +1,116 @@
+"""Replicas behind a load balancer share nothing but a read-only artifacts folder.
+
+Two `streamlit run dashboard.py` servers in viewer mode read one copy of the artifacts (through
+$CIFAR10_ARTIFACTS): the same upload gets the same answer from each, and neither writes a byte
+into the folder they share.
+"""
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.artifacts import ARTIFACTS_ENV
+from core.deployment import VIEWER_ENV
+from core.models import REGISTRY
+from core.samples import SAMPLES_FILE
+from tests.browser_harness import (
+    CHROMIUM_ARGS,
+    ROOT,
+    require_chromium,
+    streamlit_server,
+    upload,
+    wait_for_predictions,
+    wait_rendered,
+)
+
+pytestmark = pytest.mark.browser
+MODEL = "custom"  # the smallest shipped model (2 MB): the replicas start fastest with it alone
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every directory and file under root (hidden ones too): path -> "dir" or its SHA-256."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(folder, name), root)] = "dir"
+        for name in files:
+            path = os.path.join(folder, name)
+            found[os.path.relpath(path, root)] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return found
+
+
+def _answers(page) -> dict[str, list[str]]:
+    """Each model's result box on the Live page: its heading ("<title>: <class>") -> its bars
+    ("<class> · <percent>")."""
+    answers = {}
+    for box in page.locator('[class*="st-key-pred_"]').all():
+        heading = box.locator('[data-testid="stMarkdownContainer"]').first.inner_text().strip()
+        bars = [bar.inner_text().strip() for bar in box.locator('[data-testid="stProgress"]').all()]
+        answers[heading] = bars
+    return answers
+
+
+def test_two_replicas_share_only_a_read_only_artifacts_folder_and_answer_alike(tmp_path):
+    chromium = require_chromium()
+    if os.environ.get("CI"):  # requirements.txt installs it: missing under CI is a failure
+        import playwright.sync_api as playwright
+    else:
+        playwright = pytest.importorskip("playwright.sync_api")
+
+    shipped = ROOT / "artifacts"
+    shared = tmp_path / "artifacts"
+    shutil.copytree(shipped / MODEL, shared / MODEL)
+    shutil.copy2(shipped / SAMPLES_FILE, shared / SAMPLES_FILE)
+    before = _snapshot(shared)
+
+    image = tmp_path / "noise.png"
+    rng = np.random.default_rng(15)
+    Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(image)
+
+    env = {ARTIFACTS_ENV: str(shared), VIEWER_ENV: "1"}
+    title = REGISTRY[MODEL].title
+    with (
+        streamlit_server(env) as (url_a, _),
+        streamlit_server(env) as (url_b, _),
+        playwright.sync_playwright() as p,
+    ):
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            # One visitor per replica, as a load balancer would spread them.
+            pages = [
+                browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                for _ in range(2)
+            ]
+            for page, url in zip(pages, [url_a, url_b], strict=True):
+                page.goto(f"{url}/live")  # both replicas load their model at the same time
+            for page in pages:
+                wait_rendered(page)
+                upload(page, [image])
+            answers = []
+            for page in pages:
+                wait_for_predictions(page, [title])
+                wait_rendered(page)
+                assert page.locator('[data-testid="stException"]').count() == 0
+                answers.append(_answers(page))
+        finally:
+            browser.close()
+
+    # Each replica serves the shared copy (its one model), not the repository's artifacts/.
+    headings = list(answers[0])
+    assert len(headings) == 1, f"one model in the shared copy, but the page shows {headings}"
+    heading = headings[0]
+    assert heading.startswith(f"{title}: ")
+    assert len(answers[0][heading]) == 3 and all("%" in bar for bar in answers[0][heading])
+    assert answers[1] == answers[0], "the two replicas gave different answers"
+    assert heading.removeprefix(f"{title}: ") == answers[0][heading][0].split(" · ")[0]
+
+    after = _snapshot(shared)
+    assert sorted(set(after) - set(before)) == [], "the replicas created files in artifacts/"
+    assert sorted(set(before) - set(after)) == [], "the replicas removed files from artifacts/"
+    changed = sorted(path for path in before if before[path] != after[path])
+    assert changed == [], "the replicas changed files in artifacts/"
