@@ -6,6 +6,7 @@ a ``SharedPredictor``, which batches the requests of concurrent sessions.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from dataclasses import dataclass
 
@@ -96,9 +97,9 @@ class SharedPredictor:
     """
 
     PREDICT = "predict"
-    # Heatmaps start once no prediction has been asked for 0.25 s per prediction asked in the
+    # Heatmaps start once no prediction has been asked for 0.4 s per prediction asked in the
     # last 2 s, time for those answers to be drawn first (bench/concurrent_sessions.py).
-    GRADCAM_AFTER_QUIET_S = 0.25
+    GRADCAM_AFTER_QUIET_S = 0.4
 
     def __init__(self, predictor: Predictor, batcher: DynamicBatcher | None = None):
         self.predictor = predictor
@@ -114,11 +115,21 @@ class SharedPredictor:
                 after_quiet_s=self.GRADCAM_AFTER_QUIET_S,
             )
 
-    def warm_up(self) -> None:
-        """Trace every model's Grad-CAM graph (up to 3 s for Lite0) when the worker is idle, so
-        the first visitor's heatmaps do not wait for it. Returns at once; nobody waits on it."""
-        for name in self.models:
-            self.batcher.submit(("gradcam", name), np.zeros((1, 32, 32, 3), np.float32), [0])
+    def warm_up(self) -> threading.Thread:
+        """Trace every model's Grad-CAM graph (up to 3 s for Lite0) in a background thread,
+        not the worker's: a trace cannot be interrupted, and predictions would wait for it."""
+
+        def trace_all():
+            for name in self.models:
+                if name not in self._cams:
+                    cam = self._new_cam(name)
+                    cam(np.zeros((1, 32, 32, 3), np.float32), 0)
+                    self._cams.setdefault(name, cam)
+
+        thread = threading.Thread(target=trace_all, name="gradcam-warm-up", daemon=True)
+        thread.start()
+        atexit.register(thread.join, 30.0)  # never leave it inside TensorFlow at exit
+        return thread
 
     def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
         """``Predictor.predict_each`` of this caller's rows, batched with other callers'.
@@ -134,12 +145,15 @@ class SharedPredictor:
         targets = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (len(images),))
         return self.batcher(("gradcam", name), images, targets)
 
+    def _new_cam(self, name: str):
+        from core.gradcam import GradCam
+
+        return GradCam.for_model(name, self.models[name])
+
     def _gradcam_fn(self, name: str):
         def heatmaps(images: np.ndarray, targets: np.ndarray) -> np.ndarray:
-            from core.gradcam import GradCam
-
-            if name not in self._cams:  # built by the worker thread, its only user
-                self._cams[name] = GradCam.for_model(name, self.models[name])
+            if name not in self._cams:  # not warmed up (yet): the worker builds its own
+                self._cams.setdefault(name, self._new_cam(name))
             return self._cams[name](images, targets).heatmaps
 
         return heatmaps
