@@ -41,15 +41,19 @@ def jpeg(seed: int) -> bytes:
     return buf.getvalue()
 
 
-def answers_per_second(predictor, uploads: list[list[tuple[str, bytes]]]) -> float:
+def answers_per_second(predictor, uploads: list[list[tuple[str, bytes]]]) -> tuple[float, list]:
+    """(answers per second, seconds each classify_files call took) with one thread per session."""
     from core.classify import classify_files
 
     barrier = threading.Barrier(len(uploads))
+    latencies = []
 
     def session(files):
         barrier.wait()
         for file in files:
+            start = time.perf_counter()
             (result,) = classify_files(predictor, [file])
+            latencies.append(time.perf_counter() - start)
             assert result.top and not result.failed, result
 
     threads = [threading.Thread(target=session, args=(files,)) for files in uploads]
@@ -58,7 +62,7 @@ def answers_per_second(predictor, uploads: list[list[tuple[str, bytes]]]) -> flo
         t.start()
     for t in threads:
         t.join()
-    return sum(map(len, uploads)) / (time.perf_counter() - start)
+    return sum(map(len, uploads)) / (time.perf_counter() - start), latencies
 
 
 def main() -> None:
@@ -97,16 +101,21 @@ def main() -> None:
         for t in range(args.threads)
     ]
     answers_per_second(predictor, [files[:2] for files in uploads])  # warm-up
-    own = answers_per_second(predictor, uploads)
+    own, own_s = answers_per_second(predictor, uploads)
     shared = SharedPredictor(predictor)
     answers_per_second(shared, [files[:2] for files in uploads])  # warm-up
-    batched = answers_per_second(shared, uploads)
+    batched, batched_s = answers_per_second(shared, uploads)
     merged = [rows for kind, rows in shared.batcher.batches if kind == shared.PREDICT]
     print(
         f"{args.threads} sessions x {args.per_thread} uploads: {own:.1f} answers/s with each "
         f"session's own model calls, {batched:.1f} answers/s through the shared batcher "
         f"(mean batch {np.mean(merged):.1f} images)"
     )
+    for label, times in (("own model calls", own_s), ("shared batcher", batched_s)):
+        ms = np.percentile(times, [50, 95, 100]) * 1000
+        print(
+            f"  one upload's answer, {label}: p50 {ms[0]:.0f} ms, p95 {ms[1]:.0f}, max {ms[2]:.0f}"
+        )
     print(f"peak resident memory: {peak_mb():.0f} MB")
     shared.batcher.close()
 
