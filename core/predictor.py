@@ -6,7 +6,6 @@ a ``SharedPredictor``, which batches the requests of concurrent sessions.
 
 from __future__ import annotations
 
-import atexit
 import threading
 from dataclasses import dataclass
 
@@ -115,21 +114,17 @@ class SharedPredictor:
                 after_quiet_s=self.GRADCAM_AFTER_QUIET_S,
             )
 
-    def warm_up(self) -> threading.Thread:
-        """Trace every model's Grad-CAM graph (up to 3 s for Lite0) in a background thread,
-        not the worker's: a trace cannot be interrupted, and predictions would wait for it."""
-
-        def trace_all():
-            for name in self.models:
-                if name not in self._cams:
-                    cam = self._new_cam(name)
-                    cam(np.zeros((1, 32, 32, 3), np.float32), 0)
-                    self._cams.setdefault(name, cam)
-
-        thread = threading.Thread(target=trace_all, name="gradcam-warm-up", daemon=True)
-        thread.start()
-        atexit.register(thread.join, 30.0)  # never leave it inside TensorFlow at exit
-        return thread
+    def warm_up(self) -> None:
+        """Trace every model's prediction and Grad-CAM graphs now (about 5 s for the four shipped
+        models), before any session asks: a trace cannot be interrupted, and traced on first
+        use, in the worker, it held up the next sessions' predictions by seconds."""
+        probe = np.zeros((1, 32, 32, 3), np.float32)
+        self.predictor.predict_each(probe)
+        for name in self.models:
+            if name not in self._cams:
+                cam = self._new_cam(name)
+                cam(probe, 0)
+                self._cams.setdefault(name, cam)
 
     def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
         """``Predictor.predict_each`` of this caller's rows, batched with other callers'.

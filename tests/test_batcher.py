@@ -285,9 +285,9 @@ def test_close_cancels_what_is_queued_and_refuses_new_requests():
         batcher.submit("f", np.array([3.0]))
 
 
-def test_warm_up_traces_grad_cam_beside_the_worker_not_in_it():
+def test_warm_up_traces_grad_cam_before_any_request_not_in_the_worker():
     shared = SharedPredictor(Predictor({"m": _tiny_model(4)}), DynamicBatcher(max_wait_s=0.0))
-    shared.warm_up().join(timeout=60)
+    shared.warm_up()
     assert "m" in shared._cams, "the warmed-up explainer is the one the worker will use"
     assert shared.batcher.batches == [], "tracing never occupied the batching worker"
     images = np.random.default_rng(1).random((2, 32, 32, 3), dtype=np.float32)

@@ -168,7 +168,7 @@ def predictor():
     return _predictor(root(), tuple((n, stamp(n)) for n in names))
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
+@st.cache_resource(show_spinner="Preparing the models' graphs…", max_entries=2)
 def _shared_predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
     from core.predictor import SharedPredictor
 
