@@ -66,12 +66,12 @@ class Predictor:
         return cls(models), failed
 
     def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """(N, 32, 32, 3) floats in [0, 1] -> {model: (N, 10) probabilities}."""
-        batch = np.asarray(batch, dtype=np.float32)
-        out = {}
-        for name, graph in self._graphs.items():
-            with self._locks[name]:
-                out[name] = np.asarray(graph(batch), dtype=np.float32)
+        """(N, 32, 32, 3) floats in [0, 1] -> {model: (N, 10) probabilities}; raises the first
+        model's error if any fails."""
+        out = self.predict_each(batch)
+        for answer in out.values():
+            if isinstance(answer, Exception):
+                raise answer
         return out
 
     def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:

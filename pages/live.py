@@ -33,7 +33,7 @@ uploads = left.file_uploader(
     f"Images ({', '.join(SUPPORTED_FORMATS)}; up to {MAX_FILES} at a time)",
     type=UPLOAD_TYPES,
     accept_multiple_files=True,
-    max_upload_size=MAX_BYTES // 2**20,  # MB in Streamlit's units (2**20 bytes)
+    max_upload_size=MAX_BYTES // 2**20,  # Streamlit's server counts MB as 2**20 bytes
 )
 k = right.slider("Top-k classes", 1, 10, 3)
 show_cam = right.toggle("Grad-CAM heatmaps", value=True, key="live_cam")
