@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -82,7 +83,8 @@ class DynamicBatcher:
         self._worker: threading.Thread | None = None
         self._closed = False
         # A daemon worker still inside TensorFlow when the interpreter exits aborts the process.
-        atexit.register(self.close)
+        # A weak reference: a batcher nobody uses any more must not live on for the exit hook.
+        atexit.register(_close_at_exit, weakref.ref(self))
         self.batches: list[tuple[Hashable, int]] = []  # (kind, rows) of the last 1,000 batches
 
     def register(
@@ -229,3 +231,9 @@ def _rows(result, rows: slice):
     if isinstance(result, dict):
         return {k: v if isinstance(v, BaseException) else v[rows] for k, v in result.items()}
     return result[rows]
+
+
+def _close_at_exit(batcher_ref: weakref.ref) -> None:
+    batcher = batcher_ref()
+    if batcher is not None:
+        batcher.close()

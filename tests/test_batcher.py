@@ -293,3 +293,17 @@ def test_warm_up_traces_grad_cam_before_any_request_not_in_the_worker():
     images = np.random.default_rng(1).random((2, 32, 32, 3), dtype=np.float32)
     expected = shared._cams["m"](images, np.array([2, 5])).heatmaps
     np.testing.assert_allclose(shared.gradcam("m", images, [2, 5]), expected, atol=1e-6)
+
+
+def test_a_closed_batcher_and_its_models_can_be_freed():
+    import gc
+    import weakref
+
+    model = _tiny_model(5)
+    shared = SharedPredictor(Predictor({"m": model}), DynamicBatcher(max_wait_s=0.0))
+    shared.predict_each(np.zeros((1, 32, 32, 3), np.float32))  # the worker thread is running
+    gone = weakref.ref(shared.batcher)
+    shared.batcher.close()
+    del shared
+    gc.collect()
+    assert gone() is None, "nothing (the exit hook included) keeps a closed batcher alive"

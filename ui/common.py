@@ -168,7 +168,13 @@ def predictor():
     return _predictor(root(), tuple((n, stamp(n)) for n in names))
 
 
-@st.cache_resource(show_spinner="Preparing the models' graphs…", max_entries=2)
+def _stop_worker(shared) -> None:
+    shared.batcher.close()  # its models were replaced (a retrained artifact): free them
+
+
+@st.cache_resource(
+    show_spinner="Preparing the models' graphs…", max_entries=2, on_release=_stop_worker
+)
 def _shared_predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
     from core.predictor import SharedPredictor
 
