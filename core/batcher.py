@@ -28,7 +28,7 @@ from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,6 +45,12 @@ class Overloaded(Busy):
 
 class TimedOut(Busy):
     pass
+
+
+class _Kind(NamedTuple):
+    fn: BatchFn
+    priority: int
+    after_quiet_s: float
 
 
 @dataclass(order=True)
@@ -75,7 +81,7 @@ class DynamicBatcher:
     ):
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self.max_queue, self.timeout_s = max_queue, timeout_s
-        self._fns: dict[Hashable, tuple[BatchFn, int, int, float]] = {}
+        self._kinds: dict[Hashable, _Kind] = {}
         self._submitted: list[tuple[float, int]] = []  # (when, priority) of recent requests
         self._pending: list[_Request] = []
         self._ready = threading.Condition()
@@ -88,21 +94,16 @@ class DynamicBatcher:
         self.batches: list[tuple[Hashable, int]] = []  # (kind, rows) of the last 1,000 batches
 
     def register(
-        self,
-        kind: Hashable,
-        fn: BatchFn,
-        priority: int = 0,
-        max_batch: int | None = None,
-        after_quiet_s: float = 0.0,
+        self, kind: Hashable, fn: BatchFn, priority: int = 0, after_quiet_s: float = 0.0
     ) -> None:
-        """``fn(*arrays)`` over stacked rows; lower ``priority`` is served first; ``max_batch``
-        rows at most per call (default: the batcher's); run only once no more urgent request
-        has been submitted for ``after_quiet_s`` per such request of the last RECENT_S."""
-        self._fns[kind] = (fn, priority, max_batch or self.max_batch, after_quiet_s)
+        """``fn(*arrays)`` over stacked rows; lower ``priority`` is served first; run only once
+        no more urgent request has been submitted for ``after_quiet_s`` per such request of the
+        last RECENT_S."""
+        self._kinds[kind] = _Kind(fn, priority, after_quiet_s)
 
     def submit(self, kind: Hashable, *arrays: np.ndarray) -> Future:
         """Queue one request (arrays with the same number of rows); its Future gets its rows."""
-        fn_priority = self._fns[kind][1]
+        fn_priority = self._kinds[kind].priority
         arrays = tuple(np.asarray(a) for a in arrays)
         if len({len(a) for a in arrays}) != 1:
             raise ValueError("every array of a request needs the same number of rows")
@@ -168,13 +169,14 @@ class DynamicBatcher:
             if first is None:
                 return None
             deadline = time.monotonic() + self.max_wait_s
-            while True:
-                batch = self._take(first.kind)
+            while sum(r.rows for r in self._batch_of(first.kind)) < self.max_batch:
                 left = deadline - time.monotonic()
-                if sum(r.rows for r in batch) >= self._fns[first.kind][2] or left <= 0:
+                if left <= 0:
                     break
-                self._pending.extend(batch)  # put back, wait for more of the same kind
-                self._ready.wait(timeout=left)
+                self._ready.wait(timeout=left)  # for more of the same kind
+            batch = self._batch_of(first.kind)
+            taken = {id(r) for r in batch}
+            self._pending = [r for r in self._pending if id(r) not in taken]
             return batch
 
     def _most_urgent(self) -> _Request | None:
@@ -185,7 +187,7 @@ class DynamicBatcher:
             if self._closed:
                 return None
             first = min(self._pending)
-            quiet = self._fns[first.kind][3]
+            quiet = self._kinds[first.kind].after_quiet_s
             now = time.monotonic()
             urgent = [
                 t for t, p in self._submitted if p < first.priority and now - t < self.RECENT_S
@@ -195,22 +197,19 @@ class DynamicBatcher:
                 return first
             self._ready.wait(timeout=wait)  # woken early by any new request
 
-    def _take(self, kind: Hashable) -> list[_Request]:
-        """Remove and return the queued requests of ``kind``, oldest first, up to its max_batch
-        rows (the first request always, however many rows it has)."""
-        same = sorted(r for r in self._pending if r.kind == kind)
-        batch, rows, limit = [], 0, self._fns[kind][2]
-        for request in same:
-            if batch and rows + request.rows > limit:
+    def _batch_of(self, kind: Hashable) -> list[_Request]:
+        """The queued requests of ``kind`` that make its next batch, oldest first, up to
+        max_batch rows (the first request always, however many rows it has)."""
+        batch, rows = [], 0
+        for request in sorted(r for r in self._pending if r.kind == kind):
+            if batch and rows + request.rows > self.max_batch:
                 break
             batch.append(request)
             rows += request.rows
-        taken = {id(r) for r in batch}
-        self._pending = [r for r in self._pending if id(r) not in taken]
         return batch
 
     def _run(self, batch: list[_Request]) -> None:
-        fn = self._fns[batch[0].kind][0]
+        fn = self._kinds[batch[0].kind].fn
         stacked = [np.concatenate(parts) for parts in zip(*(r.arrays for r in batch), strict=True)]
         self.batches = [*self.batches[-999:], (batch[0].kind, len(stacked[0]))]
         try:

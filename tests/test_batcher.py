@@ -251,7 +251,10 @@ def test_a_quiet_kind_waits_longer_the_more_urgent_requests_just_came():
     started = {}
     batcher.register("answer", lambda x: x)
     batcher.register(
-        "heatmap", lambda x: started.setdefault("heatmap", time.monotonic()) and x, 1, None, 0.2
+        "heatmap",
+        lambda x: started.setdefault("heatmap", time.monotonic()) and x,
+        priority=1,
+        after_quiet_s=0.2,
     )
     alone = time.monotonic()
     batcher("heatmap", np.zeros(1))  # nothing urgent came: runs at once
