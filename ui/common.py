@@ -103,6 +103,11 @@ def stamp(name: str) -> tuple:
     return compare.artifact_key(name, root())
 
 
+def all_stamps() -> tuple[tuple[str, tuple], ...]:
+    """(model, stamp) of every registry model: the key of everything loaded from all of them."""
+    return tuple((name, stamp(name)) for name in registry())
+
+
 def data_label(names: list[str] | None = None) -> str:
     """The data the (ready) models were measured on, named from their artifacts' dataset ids."""
     return compare.dataset_label(names if names is not None else ready_models(), root())
@@ -164,8 +169,7 @@ def _predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
 
 def predictor():
     """(Predictor of every ready model, {model: why it is not loaded}); loaded once per process."""
-    names = list(registry())
-    return _predictor(root(), tuple((n, stamp(n)) for n in names))
+    return _predictor(root(), all_stamps())
 
 
 def _stop_worker(shared) -> None:
@@ -186,7 +190,7 @@ def _shared_predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
 def shared_predictor():
     """The process's ``SharedPredictor``: every session's predictions and Grad-CAM requests go
     through its one batching worker (``core.batcher``)."""
-    return _shared_predictor(root(), tuple((n, stamp(n)) for n in registry()))
+    return _shared_predictor(root(), all_stamps())
 
 
 @st.cache_data(show_spinner="Timing the models…", max_entries=8)
@@ -197,7 +201,7 @@ def _latency(root_: str, stamps: tuple[tuple[str, float], ...]) -> dict[str, flo
 
 def latencies() -> dict[str, float]:
     """Median ms per single image for every loaded model (measured once per artifact)."""
-    return _latency(root(), tuple((n, stamp(n)) for n in registry()))
+    return _latency(root(), all_stamps())
 
 
 @st.cache_resource(show_spinner="Loading the test images…")
@@ -414,9 +418,9 @@ def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
 
     if name not in predictor()[0].models or isinstance(test_images(), str) or not len(rows):
         return None
-    stamps = tuple((n, stamp(n)) for n in registry())
     try:
-        return _test_gradcam(root(), stamps, name, tuple(map(int, rows)), tuple(map(int, classes)))
+        rows, classes = tuple(map(int, rows)), tuple(map(int, classes))
+        return _test_gradcam(root(), all_stamps(), name, rows, classes)
     except Busy:
         return None
 
@@ -425,10 +429,6 @@ def gradcam_overlay(image: np.ndarray, heatmap: np.ndarray, scale: int = 4) -> n
     from core.gradcam import overlay
 
     return overlay(image, heatmap, alpha=0.5, scale=scale)
-
-
-def _report_key() -> tuple:
-    return tuple((n, stamp(n)) for n in registry())
 
 
 @st.cache_data(show_spinner="Writing the report (Grad-CAM, intervals, charts)…", max_entries=2)
@@ -440,4 +440,4 @@ def _report(root_: str, key: tuple) -> bytes:
 
 def report_html() -> bytes:
     """The self-contained HTML report of ``python -m core.report``, built once per artifacts."""
-    return _report(root(), _report_key())
+    return _report(root(), all_stamps())
