@@ -45,6 +45,19 @@ def require_chromium() -> str:
     pytest.skip(message)
 
 
+def require_playwright():
+    """(Chromium executable, ``playwright.sync_api``) for a test: skipped without either, but
+    failed under CI, where requirements.txt installs Playwright."""
+    import pytest
+
+    chromium = require_chromium()
+    if os.environ.get("CI"):
+        import playwright.sync_api as playwright
+    else:
+        playwright = pytest.importorskip("playwright.sync_api")
+    return chromium, playwright
+
+
 CHROMIUM = find_chromium() or ""  # "" when absent, so os.path.exists(CHROMIUM) stays valid
 # Flags for a root, offline, headless Chromium (without them it tries Google's hosts at start).
 CHROMIUM_ARGS = [

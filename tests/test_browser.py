@@ -3,7 +3,6 @@
 import contextlib
 import http.client
 import io
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ from tests.browser_harness import (
     CHROMIUM_ARGS,
     PAGES,
     ROOT,
-    require_chromium,
+    require_playwright,
     streamlit_server,
     upload,
     wait_for_predictions,
@@ -36,11 +35,7 @@ TOO_LARGE = "File must be 20.0MB or smaller."
 @contextlib.contextmanager
 def _fresh_server_and_browser(env: dict | None = None):
     """(base URL, browser page) of a newly started `streamlit run dashboard.py`."""
-    chromium = require_chromium()
-    if os.environ.get("CI"):  # requirements.txt installs it: missing under CI is a failure
-        import playwright.sync_api as playwright
-    else:
-        playwright = pytest.importorskip("playwright.sync_api")
+    chromium, playwright = require_playwright()
     with streamlit_server(env) as (url, _), playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -153,15 +148,20 @@ def _upload_requests(page):
         page.remove_listener("request", record)
 
 
+def _upload_on_live(page, url: str, file: Path):
+    """Open the Live page and upload ``file``: (its chip in the uploader, the chip's error icon)."""
+    page.goto(f"{url}/live")
+    wait_rendered(page)
+    upload(page, [file])
+    chip = page.locator('[data-testid="stFileChip"]', has_text=file.name)
+    return chip, chip.locator('[data-testid="stFileChipIconError"]')
+
+
 def test_an_upload_over_the_cap_is_refused_by_the_browser_and_never_sent(browser_page, tmp_path):
     url, page = browser_page
     huge = _padded_png(tmp_path / "huge.png", MAX_BYTES + 1)
     with _upload_requests(page) as sent:
-        page.goto(f"{url}/live")
-        wait_rendered(page)
-        upload(page, [huge])
-        chip = page.locator('[data-testid="stFileChip"]', has_text="huge.png")
-        refused = chip.locator('[data-testid="stFileChipIconError"]')
+        chip, refused = _upload_on_live(page, url, huge)
         refused.or_(page.get_by_text("what the models see (32x32)")).first.wait_for(timeout=60_000)
         wait_rendered(page)
         page.wait_for_timeout(1_000)  # time for a request the browser would still send
@@ -185,11 +185,7 @@ def test_an_upload_under_the_cap_is_classified_and_the_server_refuses_one_over_i
     # 19 MiB: under the cap whether the browser counts MB as 10^6 or 2^20 bytes.
     near = _padded_png(tmp_path / "near_cap.png", 19 * 2**20)
     with _upload_requests(page) as sent:
-        page.goto(f"{url}/live")
-        wait_rendered(page)
-        upload(page, [near])
-        chip = page.locator('[data-testid="stFileChip"]', has_text="near_cap.png")
-        refused = chip.locator('[data-testid="stFileChipIconError"]')
+        chip, refused = _upload_on_live(page, url, near)
         shown = page.get_by_text("what the models see (32x32)")
         shown.or_(refused).first.wait_for(timeout=120_000)
         assert refused.count() == 0, chip.inner_text()

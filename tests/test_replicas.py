@@ -21,7 +21,7 @@ from core.samples import SAMPLES_FILE
 from tests.browser_harness import (
     CHROMIUM_ARGS,
     ROOT,
-    require_chromium,
+    require_playwright,
     streamlit_server,
     upload,
     wait_for_predictions,
@@ -56,11 +56,7 @@ def _answers(page) -> dict[str, list[str]]:
 
 
 def test_two_replicas_share_only_a_read_only_artifacts_folder_and_answer_alike(tmp_path):
-    chromium = require_chromium()
-    if os.environ.get("CI"):  # requirements.txt installs it: missing under CI is a failure
-        import playwright.sync_api as playwright
-    else:
-        playwright = pytest.importorskip("playwright.sync_api")
+    chromium, playwright = require_playwright()
 
     shipped = ROOT / "artifacts"
     shared = tmp_path / "artifacts"

@@ -1,7 +1,5 @@
 """The HTML report in a real browser (Debian's Chromium via Playwright), fully offline."""
 
-import os
-
 import pytest
 
 from core import artifacts, report
@@ -12,11 +10,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_report_opens_offline_and_names_every_ready_model_with_its_accuracy(tmp_path):
-    chromium = harness.require_chromium()  # skipped without Chromium, failed under CI
-    if os.environ.get("CI"):
-        import playwright.sync_api as playwright
-    else:
-        playwright = pytest.importorskip("playwright.sync_api")
+    chromium, playwright = harness.require_playwright()  # skipped, or failed under CI
     ready = [n for n in REGISTRY if artifacts.Artifact(n).status().ready]
     assert ready, "the repository ships trained models"
     out = report.write_report(tmp_path / "report.html", n_examples=2, n_boot=200)
