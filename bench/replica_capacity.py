@@ -26,11 +26,12 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def rss_mb() -> float:
+def memory_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory now (VmRSS) or at its peak (VmHWM), from /proc."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field}")
 
 
 def jpeg(seed: int) -> bytes:
@@ -71,13 +72,13 @@ def main() -> None:
     parser.add_argument("--per-thread", type=int, default=25)
     args = parser.parse_args()
 
-    base = rss_mb()
+    base = memory_mb()
     from core import artifacts
     from core.gradcam import GradCam
     from core.models import REGISTRY
     from core.predictor import Predictor, SharedPredictor, compiled
 
-    imported = rss_mb()
+    imported = memory_mb()
     print(f"python {base:.0f} MB; after importing TensorFlow and core {imported:.0f} MB")
     models, before = {}, imported
     probe = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
@@ -89,7 +90,7 @@ def main() -> None:
         compiled(model)(probe)
         GradCam.for_model(name, model)(probe, 0)
         models[name] = model
-        now = rss_mb()
+        now = memory_mb()
         size = sum(f.stat().st_size for f in art.path.glob("*.keras")) / 2**20
         print(f"  {name}: +{now - before:.0f} MB resident (model file {size:.1f} MB)")
         before = now
@@ -116,15 +117,8 @@ def main() -> None:
         print(
             f"  one upload's answer, {label}: p50 {ms[0]:.0f} ms, p95 {ms[1]:.0f}, max {ms[2]:.0f}"
         )
-    print(f"peak resident memory: {peak_mb():.0f} MB")
+    print(f"peak resident memory: {memory_mb('VmHWM'):.0f} MB")
     shared.batcher.close()
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 if __name__ == "__main__":
