@@ -234,7 +234,7 @@ def build_transfer_model(
     blocks ``0..frozen_blocks-1`` are frozen (their outputs can be cached, see
     ``core.finetune``); the later blocks and the head are fine-tuned with their BatchNorm
     statistics frozen; the ImageNet classifier is replaced by Dense(10). Dropout exists only
-    in the training wrapper (``split_parts``): inside a nested model, Keras runs it in
+    in the training wrapper (``core.finetune.split_parts``): inside a nested model, Keras runs it in
     training mode when the loaded model is called without ``training=False``.
     """
     state = load_weights(weights)
@@ -261,20 +261,3 @@ def classifier_head(tuned: keras.Model) -> keras.Model:
     x = layers.GlobalAveragePooling2D(name="pool")(tuned(inputs))
     outputs = layers.Dense(10, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name="lite0_top")
-
-
-def split_parts(model: keras.Model, dropout: float = 0.2) -> tuple[keras.Model, keras.Model]:
-    """(image -> frozen features, features -> softmax with dropout), sharing ``model``'s layers.
-
-    The second is a fresh wrapper to compile and fit, so that no optimizer state and no
-    Dropout end up in the shipped model.
-    """
-    inputs = keras.Input((32, 32, 3))
-    x = inputs
-    for name in ("upscale", "lite_preprocess", FROZEN_PART):
-        x = model.get_layer(name)(x)
-    top = model.get_layer("lite0_top")
-    features = keras.Input(top.input_shape[1:])
-    pooled = top.get_layer("pool")(top.get_layer(TUNED_PART)(features))
-    outputs = top.get_layer("classifier")(layers.Dropout(dropout, name="dropout")(pooled))
-    return keras.Model(inputs, x, name="encoder"), keras.Model(features, outputs, name="trainer")

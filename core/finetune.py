@@ -25,7 +25,7 @@ def encode(encoder: keras.Model, images: np.ndarray, path: Path, verbose: int) -
     """``encoder`` over uint8 ``images``, cached at ``path`` (written atomically)."""
     if path.exists():
         return np.load(path, mmap_mode="r")
-    batch = 250
+    batch = 64
     out = np.lib.format.open_memmap(
         path.with_suffix(".tmp.npy"),
         mode="w+",
@@ -39,7 +39,9 @@ def encode(encoder: keras.Model, images: np.ndarray, path: Path, verbose: int) -
         steps = tqdm(steps, desc=f"caching {path.stem}", unit="batch")
     for start in steps:
         chunk = scale(images[start : start + batch])
-        out[start : start + batch] = encoder(chunk, training=False).numpy().astype(FEATURES_DTYPE)
+        # predict_on_batch runs one compiled graph: calling the encoder eagerly, op by op, was
+        # 10x slower for ResNet50 (11.5 against 117 images/s up to conv3 at 128 px, 2 cores).
+        out[start : start + batch] = np.asarray(encoder.predict_on_batch(chunk), FEATURES_DTYPE)
     out.flush()
     del out
     path.with_suffix(".tmp.npy").rename(path)
@@ -99,6 +101,26 @@ class KeepBest(keras.callbacks.Callback):
         if accuracy > self.best:
             self.best, self.best_epoch = accuracy, epoch
             self.weights = self.model.get_weights()
+
+
+def split_parts(model: keras.Model, dropout: float = 0.2) -> tuple[keras.Model, keras.Model]:
+    """(image -> frozen features, features -> softmax with dropout), sharing ``model``'s layers.
+
+    ``model`` is ``input -> preprocessing layers -> frozen part -> top``, the top being
+    ``features -> tuned part -> pool -> classifier`` (the transfer models' common layout).
+    The second is a fresh wrapper to compile and fit, so that no optimizer state and no
+    Dropout end up in the shipped model.
+    """
+    *lower, top = model.layers[1:]
+    inputs = keras.Input(model.input_shape[1:])
+    x = inputs
+    for layer in lower:
+        x = layer(x)
+    _, tuned, pool, classifier = top.layers
+    features = keras.Input(top.input_shape[1:])
+    pooled = pool(tuned(features))
+    outputs = classifier(keras.layers.Dropout(dropout, name="dropout")(pooled))
+    return keras.Model(inputs, x, name="encoder"), keras.Model(features, outputs, name="trainer")
 
 
 def images_key(images: np.ndarray) -> str:

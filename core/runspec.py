@@ -65,9 +65,16 @@ class RunSpec:
         default="imagenet",
     )
     input_size: int = _opt("transfer models: upscaled input size", default=128)
-    fine_tune_epochs: int = _opt("ResNet50/VGG16: epochs with the top unfrozen", default=0)
-    fine_tune_layers: int = _opt("ResNet50/VGG16: backbone layers to unfreeze", default=30)
-    fine_tune_lr: float = _opt("ResNet50/VGG16: fine-tuning learning rate", default=1e-5)
+    head_epochs: int = _opt(
+        "cached-feature transfer models: epochs of the new head alone on the frozen ImageNet "
+        "backbone (the reference's recipe), before the upper blocks are fine-tuned",
+        default=0,
+    )
+    frozen_cut: str | None = _opt(
+        "ResNet50/VGG16: the last frozen stage (resnet50: stem, conv2..conv4; vgg16: "
+        "block1..block4); the stages above it are fine-tuned",
+        default=None,
+    )
     limit_train: int | None = _opt("use a random subset of the training set", default=None)
     limit_test: int | None = _opt("use a random subset of the test set", default=None)
 

@@ -31,7 +31,7 @@ from core.data import Cifar10, DataError, Split, load_cifar10, one_hot, split_va
 from core.jobs import TrainingLocked, training_lock
 from core.metrics import compute_metrics
 from core.model_card import model_card
-from core.models import REGISTRY, WeightsUnavailable, get_spec, unfreeze_top, with_tta
+from core.models import REGISTRY, get_spec, with_tta
 from core.runspec import RunSpec
 from core.torch_weights import WeightsFileError
 
@@ -235,6 +235,8 @@ def train(
         stage_times["fit_s"] = round(time.time() - started - stage_times.get("cache_s", 0.0), 1)
         checked = time.time()
         shipped, validation, selection, val_probs = _choose_test_time_views(model, spec, split)
+        if "head_only_val_accuracy" in stage_times:  # the reference's recipe, as a figure
+            validation["accuracy_frozen_backbone"] = stage_times.pop("head_only_val_accuracy")
         stage_times["validation_s"] = round(time.time() - checked, 1)
         record = {
             "validation": validation,
@@ -291,7 +293,9 @@ def build_and_compile(spec: RunSpec, n_fit: int, strategy) -> keras.Model:
     model_spec = get_spec(spec.model)
     with strategy.scope():
         if model_spec.transfer:
-            model = model_spec.build(weights=spec.weights, input_size=spec.input_size)
+            model = model_spec.build(
+                weights=spec.weights, input_size=spec.input_size, cut=spec.frozen_cut
+            )
         else:
             model = model_spec.build()
         if not model_spec.cached_features:  # that path compiles its own training wrapper
@@ -310,7 +314,7 @@ def _compile(model: keras.Model, spec: RunSpec, lr) -> None:
 
 
 def _callbacks(spec: RunSpec, work: Path, wall_before: float, steps: int) -> list:
-    total = spec.epochs + (spec.fine_tune_epochs if get_spec(spec.model).transfer else 0)
+    total = spec.head_epochs + spec.epochs
     return [
         keras.callbacks.BackupAndRestore(str(work / "backup"), delete_checkpoint=False),
         ProgressLog(work / PROGRESS_FILE, total, steps, wall_before),
@@ -340,12 +344,6 @@ def fit(model, spec: RunSpec, split, work, wall_before, stage_times, strategy, v
         )
     kwargs = dict(validation_data=val_ds, shuffle=False, verbose=verbose)  # tf.data shuffles
     model.fit(train_ds, epochs=spec.epochs, callbacks=callbacks, **kwargs)
-    if get_spec(spec.model).transfer and spec.fine_tune_epochs:
-        with strategy.scope():
-            unfreeze_top(model, spec.fine_tune_layers)
-            _compile(model, spec, spec.fine_tune_lr)
-        total, later = spec.epochs + spec.fine_tune_epochs, callbacks[1:]  # no BackupAndRestore
-        model.fit(train_ds, initial_epoch=spec.epochs, epochs=total, callbacks=later, **kwargs)
 
 
 def evaluate_and_write(
@@ -447,29 +445,46 @@ def _choose_test_time_views(model, spec: RunSpec, split):
 
 
 def _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, strategy, verbose):
-    """Train the upper part of a transfer model on cached features of its frozen part."""
+    """Train the upper part of a transfer model on cached features of its frozen part.
+
+    With ``head_epochs``, the new head first trains alone on the frozen backbone (the
+    reference's recipe; its validation accuracy is kept), then the upper blocks join it.
+    """
     from core import finetune
-    from core.efficientnet_lite import split_parts
 
     started = time.time()
-    encoder, trainer = split_parts(model)
+    encoder, trainer = finetune.split_parts(model)
     features = finetune.cache_features(encoder, split, work, verbose)
     stage_times["cache_s"] = round(time.time() - started, 1)
-    with strategy.scope():
-        _compile(trainer, spec, _schedule(spec, len(split.y_fit)))
     views = [features["fit"], features["fit_mirror"]] if spec.augment.flip else [features["fit"]]
     cells = encoder.output_shape[1]
     batches = finetune.FeatureBatches(
         views, split.y_fit, spec.batch_size, round(spec.augment.shift * cells), spec.seed
     )
-    keep_best = finetune.KeepBest()
     validation = (np.asarray(features["val"]), one_hot(split.y_val)) if "val" in features else None
+    kwargs = dict(validation_data=validation, verbose=verbose)
+    tuned, head_epochs = trainer.layers[1], spec.head_epochs
+    if head_epochs:
+        tuned.trainable = False
+        with strategy.scope():
+            _compile(trainer, spec, spec.lr)
+        trainer.fit(batches, epochs=head_epochs, callbacks=callbacks[1:], **kwargs)
+        if validation is not None:
+            accuracy = trainer.evaluate(*validation, verbose=0, return_dict=True)["accuracy"]
+            stage_times["head_only_val_accuracy"] = round(float(accuracy), 4)
+        tuned.trainable = True
+        for layer in tuned.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    with strategy.scope():
+        _compile(trainer, spec, _schedule(spec, len(split.y_fit)))
+    keep_best = finetune.KeepBest()
     trainer.fit(
         batches,
-        validation_data=validation,
-        epochs=spec.epochs,
+        initial_epoch=head_epochs,
+        epochs=head_epochs + spec.epochs,
         callbacks=[*callbacks, keep_best] if validation else callbacks,
-        verbose=verbose,
+        **kwargs,
     )
     if keep_best.weights is not None:
         trainer.set_weights(keep_best.weights)
@@ -510,7 +525,7 @@ def _run(args: argparse.Namespace) -> int:
             verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
             command=spec.command(["--resume"] if args.resume else []),
         )
-    except (DataError, WeightsUnavailable, WeightsFileError, TrainingLocked, ValueError) as exc:
+    except (DataError, WeightsFileError, TrainingLocked, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"artifact written to {target}")

