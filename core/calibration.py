@@ -284,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", help="CIFAR-10 source for --backfill (default: $CIFAR10_DATA)")
     parser.add_argument("--artifacts", help="artifacts folder (default: artifacts/)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines"
+    )
     args = parser.parse_args(argv)
     failed = 0
     for name in args.models:

@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="model name (an artifacts/ folder)")
     parser.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines"
+    )
     args = parser.parse_args(argv)
 
     try:

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines"
+    )
     args = parser.parse_args(argv)
 
     names = [n.strip() for n in args.models.split(",")] if args.models else None

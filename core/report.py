@@ -381,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output file (default {DEFAULT_OUT})")
     parser.add_argument("--examples", type=int, default=6, help="test images with Grad-CAM")
     parser.add_argument("--artifacts", help="artifacts folder (default: artifacts/)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines"
+    )
     args = parser.parse_args(argv)
     started = time.time()
     out = write_report(args.out, args.artifacts, args.examples)

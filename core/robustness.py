@@ -302,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="subset and noise seed")
     parser.add_argument("--artifacts", help="artifacts folder (default: artifacts/)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines"
+    )
     args = parser.parse_args(argv)
     failed = 0
     for name in args.models:

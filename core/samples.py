@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", help=f"CIFAR-10 source (default: ${DATA_ENV})")
     parser.add_argument("--out", help=f"output file (default: artifacts/{SAMPLES_FILE})")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines"
+    )
     args = parser.parse_args(argv)
     started = time.time()
     try:

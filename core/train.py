@@ -502,6 +502,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     return p.parse_args(argv)
 
 
