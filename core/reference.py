@@ -67,3 +67,47 @@ REFERENCE: dict[str, ReferenceResult] = {
 def best_reference() -> ReferenceResult:
     """The reference result with the highest test accuracy (the bar to beat)."""
     return max(REFERENCE.values(), key=lambda r: r.accuracy)
+
+
+# The reference's own verdict on its models, which the Overview checks against our numbers.
+REFERENCE_CLAIM = (
+    "transfer learning with ResNet50 (ImageNet weights, frozen, a new head) gave the best "
+    "results; VGG16 did worse than ResNet50 and took longer to train"
+)
+
+
+def check_claim(accuracy: dict[str, float], titles: dict[str, str]) -> str:
+    """One sentence: does "ResNet50 transfer was best" hold for the measured test accuracies?
+
+    ``accuracy`` and ``titles`` are keyed by registry name, for the trained models only.
+    """
+    if "resnet50_transfer" not in accuracy:
+        return (
+            f"The reference found that {REFERENCE_CLAIM}. ResNet50 transfer is not trained "
+            "here yet, so the claim is not checked."
+        )
+    ranked = sorted(accuracy, key=accuracy.get, reverse=True)
+    resnet = accuracy["resnet50_transfer"]
+    place = ranked.index("resnet50_transfer") + 1
+    if place == 1:
+        runner_up = ranked[1] if len(ranked) > 1 else None
+        lead = (
+            f", {(resnet - accuracy[runner_up]) * 100:.1f} points ahead of "
+            f"{titles[runner_up]} ({accuracy[runner_up]:.1%})"
+            if runner_up
+            else ""
+        )
+        verdict = f"It holds here: ResNet50 transfer is best at {resnet:.1%}{lead}"
+    else:
+        best = ranked[0]
+        verdict = (
+            f"It does not hold here: ResNet50 transfer ({resnet:.1%}) ranks {place} of "
+            f"{len(ranked)}, behind {titles[best]} ({accuracy[best]:.1%})"
+        )
+    if "vgg16_transfer" in accuracy:
+        vgg = accuracy["vgg16_transfer"]
+        relation = "below" if vgg < resnet else "not below"
+        verdict += f"; VGG16 transfer ({vgg:.1%}) is {relation} ResNet50, as the reference found"
+        if vgg >= resnet:
+            verdict = verdict.replace(", as the reference found", ", unlike the reference")
+    return f"The reference found that {REFERENCE_CLAIM}. {verdict}."

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import compare
 from core.data import CLASS_NAMES
-from core.reference import REFERENCE, best_reference
+from core.reference import REFERENCE, best_reference, check_claim
 from ui import common
 
 common.require_dashboard()
@@ -140,6 +140,13 @@ if ready:
         f"**Best model so far: {best_row['model']}**, which labels {best_acc:.1%} of the "
         f"{label} test images correctly (95% interval {best_row['accuracy 95% CI']}); that "
         f"is {verdict} the best reference result ({ref_best.accuracy:.1%}, {ref_best.title})."
+    )
+    ours = [r for r in rows if r["source"] == "ours"]
+    st.info(
+        check_claim(
+            {r["name"]: r["accuracy"] for r in ours}, {r["name"]: r["model"] for r in ours}
+        ),
+        icon=":material/fact_check:",
     )
     cols = st.columns(min(len(ready), 6))
     for col, row in zip(cols, [r for r in rows if r["source"] == "ours"], strict=False):

@@ -79,3 +79,16 @@ def test_bootstrap_is_seeded_and_headline_intervals_cover_both_numbers():
     assert first != stats.headline_intervals(y_true, probs, n_boot=200, seed=1)
     assert set(first) == {"accuracy", "f1_macro"}
     assert stats.format_interval(0.9, first["accuracy"]).startswith("0.9000 [0.8")
+
+
+def test_the_reference_claim_is_checked_against_measured_accuracy():
+    from core.reference import check_claim
+
+    titles = {"resnet50_transfer": "ResNet50", "vgg16_transfer": "VGG16", "vgg12": "Model 1"}
+    held = check_claim({"resnet50_transfer": 0.93, "vgg16_transfer": 0.9, "vgg12": 0.8}, titles)
+    assert "It holds here: ResNet50 transfer is best at 93.0%, 3.0 points ahead of VGG16" in held
+    assert "VGG16 transfer (90.0%) is below ResNet50, as the reference found" in held
+    broken = check_claim({"resnet50_transfer": 0.85, "vgg16_transfer": 0.9, "vgg12": 0.8}, titles)
+    assert "It does not hold here: ResNet50 transfer (85.0%) ranks 2 of 3, behind VGG16" in broken
+    assert "unlike the reference" in broken
+    assert "not checked" in check_claim({"vgg12": 0.8}, titles)
