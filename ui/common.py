@@ -235,7 +235,7 @@ def dataset_caption(n_test: int | None = None, names: list[str] | None = None) -
 def missing_label(name: str) -> str:
     """Why a model has no artifact, in a few words: its weights cannot be had, or no run yet."""
     if weights_problem(name):
-        return "needs ImageNet weights (cannot be downloaded here)"
+        return "needs its ImageNet weights archive (see docs/models.md)"
     return "not trained yet"
 
 
@@ -246,8 +246,8 @@ def not_trained(names: list[str]) -> None:
         status = all_status[name]
         if status.state == "missing" and weights_problem(name):
             st.info(
-                f"**{title(name)}** (`{name}`) needs ImageNet weights, which cannot be "
-                f"downloaded here. {weights_problem(name)} Then "
+                f"**{title(name)}** (`{name}`) needs its ImageNet weights. "
+                f"{weights_problem(name)} Then "
                 + ("the administrator trains it" if viewer_mode() else "train it")
                 + f" with `python -m core.train {name}`."
             )
