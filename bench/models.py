@@ -1,12 +1,12 @@
 """One table for every shipped model: size, accuracy, throughput and latency.
 
-    python bench/models.py --data ../shared/datasets/cifar10-jpeg [--calls 200]
+    python bench/models.py --data PATH [--calls 200] [--models a,b] [--eval-images 10000]
 
 Parameters are the network's (config.json: without the fixed test-time view maps). Accuracy
-and macro F1 come from the artifact's metrics.json (test set). Throughput is
-model.predict over the 10,000 test images (batch 500, after one warm-up pass); latency is one
-image per call through ``core.predictor.Predictor`` (the path the dashboard uses), warm, median
-and 95th percentile over ``--calls`` calls.
+and macro F1 come from the artifact's metrics.json (test set). Throughput is model.predict
+over the first ``--eval-images`` test images (all 10,000 by default; batch 500, after one
+warm-up pass); latency is one image per call through ``core.predictor.Predictor`` (the path
+the dashboard uses), warm, median and 95th percentile over ``--calls`` calls.
 """
 
 import argparse
@@ -30,9 +30,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", help="CIFAR-10 source (see README)")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--models", help="comma-separated model names (default: all)")
+    parser.add_argument("--eval-images", type=int, default=10_000)
     args = parser.parse_args()
+    names = args.models.split(",") if args.models else list(REGISTRY)
 
-    x_test = scale(load_cifar10(args.data, progress=False).x_test)
+    x_test = scale(load_cifar10(args.data, progress=False).x_test)[: args.eval_images]
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
     header = (
         f"{'model':<28}{'params':>12}{'file MB':>9}{'accuracy':>10}{'F1 macro':>10}"
@@ -40,7 +43,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for name in REGISTRY:
+    for name in names:
         art = artifacts.Artifact(name)
         status = art.status()
         if not status.ready:
