@@ -36,12 +36,24 @@ def _run_together(n, work):
     return results
 
 
+class _Calls(list):
+    """The rows of every call, and an event set once the first call has started."""
+
+    def __init__(self):
+        super().__init__()
+        self.started = threading.Event()
+
+    def wait_for_first(self, timeout: float = 10.0) -> None:
+        assert self.started.wait(timeout), f"the worker made no call within {timeout} s"
+
+
 def _gate():
     """A batch function that blocks until released, recording the rows of every call."""
-    calls, release = [], threading.Event()
+    calls, release = _Calls(), threading.Event()
 
     def fn(x):
         calls.append(x.ravel().tolist())
+        calls.started.set()
         release.wait(timeout=30)
         return x * 10
 
@@ -101,8 +113,7 @@ def test_a_caller_past_its_deadline_times_out_and_its_request_is_never_run():
     fn, calls, release = _gate()
     batcher.register("f", fn)
     first = batcher.submit("f", np.array([1.0]))
-    while not calls:  # the worker is now busy with the first request
-        time.sleep(0.01)
+    calls.wait_for_first()  # the worker is now busy with the first request
     with pytest.raises(TimedOut, match="busy"):
         batcher("f", np.array([2.0]), timeout_s=0.2)
     release.set()
@@ -116,8 +127,7 @@ def test_a_full_queue_refuses_at_once():
     fn, calls, release = _gate()
     batcher.register("f", fn)
     running = batcher.submit("f", np.array([0.0]))
-    while not calls:
-        time.sleep(0.01)
+    calls.wait_for_first()
     queued = [batcher.submit("f", np.array([float(i)])) for i in (1, 2)]
     start = time.perf_counter()
     with pytest.raises(Overloaded, match="try again"):
@@ -135,8 +145,7 @@ def test_the_most_urgent_kind_is_served_first():
     batcher.register("later", lambda x: order.append("later") or x, priority=1)
     batcher.register("urgent", lambda x: order.append("urgent") or x, priority=0)
     batcher.submit("block", np.zeros(1))
-    while not calls:
-        time.sleep(0.01)
+    calls.wait_for_first()
     later = batcher.submit("later", np.zeros(1))
     urgent = batcher.submit("urgent", np.zeros(1))
     release.set()
@@ -214,8 +223,7 @@ def test_a_busy_worker_gives_each_file_a_clear_reason(tmp_path):
     fn, calls, release = _gate()
     batcher.register("block", fn)
     batcher.submit("block", np.zeros(1))
-    while not calls:
-        time.sleep(0.01)
+    calls.wait_for_first()
     batcher.submit("block", np.zeros(1))  # the queue (of one) is now full
     results = classify_files(shared, _uploads(tmp_path, 2), k=3)
     release.set()
@@ -271,8 +279,7 @@ def test_close_cancels_what_is_queued_and_refuses_new_requests():
     fn, calls, release = _gate()
     batcher.register("f", fn)
     running = batcher.submit("f", np.array([1.0]))
-    while not calls:
-        time.sleep(0.01)
+    calls.wait_for_first()
     queued = batcher.submit("f", np.array([2.0]))
     closer = threading.Thread(target=batcher.close)
     closer.start()
