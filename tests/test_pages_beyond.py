@@ -39,10 +39,43 @@ def _captions(at: AppTest) -> list[str]:
     return [c for img in at.get("image") for c in img.captions]
 
 
-@pytest.mark.parametrize("page", NEW_PAGES)
-def test_new_pages_render_with_the_shipped_artifacts(page, monkeypatch):
-    at = _app(page, artifacts.artifacts_root(), monkeypatch)
-    assert at.title and not at.error
+def _shipped_ready() -> list[str]:
+    from core.models import REGISTRY
+
+    root = artifacts.artifacts_root()
+    return [n for n in REGISTRY if artifacts.Artifact(n, root).status().ready]
+
+
+def _title(name: str) -> str:
+    from core.models import REGISTRY
+
+    return REGISTRY[name].title
+
+
+def test_mistakes_page_counts_the_first_shipped_models_wrong_answers(monkeypatch):
+    ready = _shipped_ready()
+    at = _app("pages/mistakes.py", artifacts.artifacts_root(), monkeypatch)
+    assert at.selectbox[0].options == [_title(n) for n in ready]
+    preds = np.load(artifacts.artifacts_root() / ready[0] / "test_predictions.npz")
+    wrong = int((preds["probs"].argmax(1) != preds["y_true"]).sum())
+    assert f"wrong answers of {_title(ready[0])} match (of {wrong:,})" in _texts(at.markdown)
+
+
+def test_trust_page_states_each_shipped_models_robustness(monkeypatch):
+    at = _app("pages/trust.py", artifacts.artifacts_root(), monkeypatch)
+    shown = _texts(at.markdown)
+    for name in _shipped_ready():
+        stored = artifacts.artifacts_root() / name / "robustness.json"
+        if stored.exists():
+            mean = __import__("json").loads(stored.read_text())["mean_corrupted_accuracy"]
+            assert f"**{_title(name)}**: {mean:.3f} mean accuracy under corruption" in shown
+
+
+def test_report_page_shows_each_shipped_models_card(monkeypatch):
+    at = _app("pages/report.py", artifacts.artifacts_root(), monkeypatch)
+    cards = _texts(at.markdown)
+    for name in _shipped_ready():
+        assert f"# {_title(name)} (`{name}`)" in cards
 
 
 @pytest.mark.parametrize("page", NEW_PAGES)
