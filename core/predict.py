@@ -14,8 +14,8 @@ import json
 import sys
 
 from core.classify import classify_files
-from core.models import REGISTRY
 from core.predictor import Predictor
+from core.registry import REGISTRY
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 from core import artifacts
 from core.batcher import DynamicBatcher
 from core.data import CLASS_NAMES, scale
-from core.models import REGISTRY
+from core.registry import REGISTRY
 
 
 @dataclass(frozen=True)

