@@ -6,11 +6,10 @@ probabilities), so the dashboard's tables and charts never recompute a metric by
 
 from __future__ import annotations
 
+import json
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
@@ -206,13 +205,31 @@ def agreement(
     )
 
 
-def measure_latency(model: Callable[..., Any], repeats: int = 10) -> float:
-    """Median milliseconds for one 32x32 image through ``model`` (after one warm-up call)."""
-    x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
-    model(x, training=False)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model(x, training=False)
-        times.append(time.perf_counter() - started)
-    return float(np.median(times) * 1000)
+# A stored latency benchmark (``bench/models.py``'s one-image timing through
+# ``core.predictor.Predictor``): {"machine": "...", "models": {name: {"p50_ms": float,
+# "finished": the timed artifact's config.json "finished"}}}. Optional; the dashboard shows
+# what it holds for artifacts that are still the ones timed.
+LATENCY_FILE = Path(__file__).resolve().parent.parent / "bench" / "latency.json"
+
+
+def stored_latencies(
+    names: list[str], root: str | os.PathLike | None = None, path: str | os.PathLike | None = None
+) -> dict[str, float]:
+    """Median ms per image of each of ``names`` from the stored benchmark (``LATENCY_FILE``),
+    for the artifacts it timed (same config.json "finished"); {} without a readable file."""
+    try:
+        stored = json.loads(Path(path or LATENCY_FILE).read_text())["models"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    found = {}
+    for name in names:
+        entry = stored.get(name) if isinstance(stored, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("p50_ms"), int | float):
+            continue
+        try:
+            finished = artifacts.Artifact(name, root).config().get("finished")
+        except artifacts.ArtifactError:
+            continue
+        if finished is not None and entry.get("finished") == finished:
+            found[name] = float(entry["p50_ms"])
+    return found

@@ -196,12 +196,29 @@ def shared_predictor():
 @st.cache_data(show_spinner="Timing the models…", max_entries=8)
 def _latency(root_: str, stamps: tuple[tuple[str, float], ...]) -> dict[str, float]:
     loaded, _ = _predictor(root_, stamps)
-    return {name: compare.measure_latency(model) for name, model in loaded.models.items()}
+    return {name: loaded.latency_ms(name) for name in loaded.models}
 
 
 def latencies() -> dict[str, float]:
-    """Median ms per single image for every loaded model (measured once per artifact)."""
+    """Median ms per single image for every loaded model, timed through the ``Predictor``'s
+    compiled graphs (loads the models, hence TensorFlow; measured once per artifact)."""
     return _latency(root(), all_stamps())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _stored_latency(root_: str, stamps: tuple, file_key: tuple) -> dict[str, float]:
+    return compare.stored_latencies([name for name, _ in stamps], root_)
+
+
+def stored_latencies() -> dict[str, float]:
+    """Median ms per image from the stored benchmark (``compare.LATENCY_FILE``), for the models
+    whose artifact is still the one it timed; no TensorFlow."""
+    try:
+        found = compare.LATENCY_FILE.stat()
+        file_key = (found.st_size, found.st_mtime_ns)
+    except OSError:
+        file_key = ()
+    return _stored_latency(root(), all_stamps(), file_key)
 
 
 @st.cache_resource(show_spinner="Loading the test images…")
