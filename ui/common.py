@@ -15,6 +15,7 @@ import streamlit as st
 
 from core import artifacts, compare, deployment
 from core.data import CLASS_NAMES
+from core.registry import REGISTRY
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
 # Whether the script run in this thread goes through dashboard.py (Streamlit gives each script
@@ -66,16 +67,9 @@ def root() -> str:
     return str(artifacts.artifacts_root())
 
 
-@st.cache_resource(show_spinner=False)
-def _registry() -> dict:
-    from core.models import REGISTRY
-
-    return REGISTRY
-
-
 def registry() -> dict:
-    """name -> ModelSpec (imports Keras once per process)."""
-    return _registry()
+    """name -> ModelSpec (``core.registry``: descriptions only, no TensorFlow)."""
+    return REGISTRY
 
 
 def title(name: str) -> str:
@@ -239,7 +233,7 @@ def test_images():
 @st.cache_data(show_spinner="Looking for the ImageNet weights…", ttl=300)
 def weights_problem(name: str) -> str | None:
     """Why a transfer model's ImageNet weights are unusable here (checked at most every 5 min)."""
-    from core.models import weights_problem as problem
+    from core.registry import weights_problem as problem
 
     return problem(name)
 
