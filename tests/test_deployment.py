@@ -210,7 +210,7 @@ def test_incoming_websocket_messages_are_capped_where_streamlit_refuses_them_any
 def empty_store(tmp_path, monkeypatch):
     """No artifacts (quick pages), no network checks for the ImageNet weights."""
     monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
-    monkeypatch.setattr("core.models.is_online", lambda *a, **k: False)
+    monkeypatch.setattr("core.data.is_online", lambda *a, **k: False)
     return tmp_path / "artifacts"
 
 
