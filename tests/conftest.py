@@ -46,3 +46,90 @@ def trained(tiny_npz, tmp_path_factory):
     args = ["custom", "--data", str(tiny_npz), "--epochs", "2", "--batch-size", "32"]
     assert train.main([*args, "--artifacts", str(root), "--quiet"]) == 0
     return root
+
+
+# --- a small artifacts folder for the page, report, calibration and Grad-CAM tests -----------
+# Two tiny untrained CNNs whose stored test predictions are their real outputs on the shipped
+# test images, so every page and the report have consistent data in seconds: ``custom`` (a
+# Sequential with the registry's ``last_conv``) and ``vgg12`` (a functional model whose layers
+# are not named as the registry says, like the shipped vgg12). Both store validation
+# predictions; ``custom`` also a robustness result.
+
+FAKE_MODELS = ("custom", "vgg12")
+
+
+def _tiny_cnn(name: str, seed: int):
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    if name == "custom":
+        return keras.Sequential(
+            [
+                keras.Input((32, 32, 3)),
+                layers.Conv2D(4, 3, padding="same", activation="relu"),
+                layers.MaxPooling2D(),
+                layers.Conv2D(8, 3, padding="same", activation="relu", name="last_conv"),
+                layers.GlobalAveragePooling2D(),
+                layers.Dense(10, activation="softmax"),
+            ]
+        )
+    inputs = keras.Input((32, 32, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs)
+
+
+def build_fake_root(root):
+    from core import artifacts, robustness
+    from core.calibration import write_val_predictions
+    from core.evaluate import compute_metrics
+    from core.samples import load_test_images
+
+    samples = load_test_images(root)
+    x = samples.images.astype(np.float32) / 255.0
+    for seed, name in enumerate(FAKE_MODELS):
+        model = _tiny_cnn(name, seed)
+        probs = model.predict(x, batch_size=2000, verbose=0).astype(np.float32)
+        model_file = root / f"{name}.keras"
+        model.save(model_file)
+        config = {
+            "parameters": model.count_params(),
+            "epochs_trained": 2,
+            "wall_time_s": 120.0,
+            "command": f"python -m core.train {name}",
+            "dataset": {"id": "tiny"},
+            "machine": {"cpu_count": 2, "platform": "test"},
+        }
+        history = {
+            "loss": [2.2, 2.0 - seed / 10],
+            "accuracy": [0.15, 0.2],
+            "val_loss": [2.1, 2.0],
+            "val_accuracy": [0.18, 0.21],
+        }
+        card = f"# Tiny {name}\n\n| metric | value |\n|---|---|\n| accuracy | tiny |\n"
+        path = artifacts.write_artifact(
+            name,
+            model_file,
+            compute_metrics(samples.labels, probs),
+            history,
+            config,
+            samples.labels,
+            probs,
+            card,
+            root=root,
+        )
+        model_file.unlink()
+        # stand-in validation predictions: the model's answers on 1,000 other images
+        rng = np.random.default_rng(seed)
+        val_rows = rng.choice(len(x), 1000, replace=False)
+        write_val_predictions(path, samples.labels[val_rows], probs[val_rows])
+    robustness.run("custom", root, n=20, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fake_root(tmp_path_factory):
+    """The artifacts folder above, built once per test session."""
+    return build_fake_root(tmp_path_factory.mktemp("fake_artifacts"))

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from core import artifacts, compare, jobs, runspec
 from core.data import CLASS_NAMES
 from core.samples import encode, load_test_images, read_samples
+from tests.conftest import FAKE_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "artifacts"  # the shipped artifacts
@@ -29,57 +30,6 @@ PAGES = [
     "pages/live.py",
     "pages/train.py",
 ]
-FAKE_MODELS = ("custom", "vgg12")
-
-
-def _tiny_model(seed: int):
-    import keras
-    from keras import layers
-
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            layers.Conv2D(4, 3, strides=2, activation="relu"),
-            layers.GlobalAveragePooling2D(),
-            layers.Dense(10, activation="softmax"),
-        ]
-    )
-
-
-@pytest.fixture(scope="session")
-def fake_root(tmp_path_factory):
-    """Two ready artifacts (tiny models) aligned with the shipped test images."""
-    from core.evaluate import compute_metrics
-
-    root = tmp_path_factory.mktemp("artifacts")
-    samples = load_test_images(root)
-    x = samples.images.astype(np.float32) / 255.0
-    for seed, name in enumerate(FAKE_MODELS):
-        model = _tiny_model(seed)
-        probs = model.predict(x, batch_size=2000, verbose=0).astype(np.float32)
-        model_file = root / f"{name}.keras"
-        model.save(model_file)
-        history = {
-            "loss": [2.2, 2.0 - seed / 10],
-            "accuracy": [0.15, 0.2],
-            "val_loss": [2.1, 2.0],
-            "val_accuracy": [0.18, 0.21],
-        }
-        config = {"parameters": model.count_params(), "epochs_trained": 2, "wall_time_s": 12.0}
-        artifacts.write_artifact(
-            name,
-            model_file,
-            compute_metrics(samples.labels, probs),
-            history,
-            config,
-            samples.labels,
-            probs,
-            "# tiny\n",
-            root=root,
-        )
-        model_file.unlink()
-    return root
 
 
 def _app(page: str, root, monkeypatch) -> AppTest:

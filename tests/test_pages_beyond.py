@@ -1,5 +1,5 @@
 """AppTest tests of the mistakes, calibration/robustness and report pages, and of Grad-CAM on
-the live and per-class pages, over the small artifacts of tests/beyond_fixtures.py."""
+the live and per-class pages, over the small artifacts of conftest.py's fake_root."""
 
 import io
 from pathlib import Path
@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import artifacts, calibration, mistakes
 from core.data import CLASS_NAMES
 from core.samples import load_test_images
-from tests.beyond_fixtures import FAKE_MODELS, beyond_root  # noqa: F401
+from tests.conftest import FAKE_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PAGES = ["pages/mistakes.py", "pages/trust.py", "pages/report.py"]
@@ -85,10 +85,10 @@ def test_new_pages_render_without_models(page, tmp_path, monkeypatch):
     assert "No model is trained yet" in _texts(at.info)
 
 
-def test_mistakes_gallery_filters_and_explains(beyond_root, monkeypatch):  # noqa: F811
-    at = _app("pages/mistakes.py", beyond_root, monkeypatch)
-    samples = load_test_images(beyond_root)
-    probs = {n: artifacts.Artifact(n, beyond_root).predictions()["probs"] for n in FAKE_MODELS}
+def test_mistakes_gallery_filters_and_explains(fake_root, monkeypatch):
+    at = _app("pages/mistakes.py", fake_root, monkeypatch)
+    samples = load_test_images(fake_root)
+    probs = {n: artifacts.Artifact(n, fake_root).predictions()["probs"] for n in FAKE_MODELS}
     at.selectbox(key="mis_true").set_value("cat").run()
     _ok(at)
     expected = mistakes.confident_mistakes(
@@ -110,22 +110,22 @@ def test_mistakes_gallery_filters_and_explains(beyond_root, monkeypatch):  # noq
     assert len(cams) == shown
 
 
-def test_possibly_mislabelled_counts_what_core_finds(beyond_root, monkeypatch):  # noqa: F811
-    at = _app("pages/mistakes.py", beyond_root, monkeypatch)
-    samples = load_test_images(beyond_root)
-    probs = {n: artifacts.Artifact(n, beyond_root).predictions()["probs"] for n in FAKE_MODELS}
+def test_possibly_mislabelled_counts_what_core_finds(fake_root, monkeypatch):
+    at = _app("pages/mistakes.py", fake_root, monkeypatch)
+    samples = load_test_images(fake_root)
+    probs = {n: artifacts.Artifact(n, fake_root).predictions()["probs"] for n in FAKE_MODELS}
     at.slider[1].set_value(0.5).run()
     _ok(at)
     expected = mistakes.possibly_mislabelled(samples.labels, probs, min_confidence=0.5)
     assert f"**{len(expected):,}** test images." in _texts(at.markdown)
 
 
-def test_trust_page_shows_calibration_and_robustness(beyond_root, monkeypatch):  # noqa: F811
-    at = _app("pages/trust.py", beyond_root, monkeypatch)
+def test_trust_page_shows_calibration_and_robustness(fake_root, monkeypatch):
+    at = _app("pages/trust.py", fake_root, monkeypatch)
     table = at.dataframe[0].value
     assert list(table["model"]) == ["Custom CNN", "Model 1 (12-layer VGG)"]
     for i, name in enumerate(FAKE_MODELS):
-        core = calibration.for_artifact(name, beyond_root)
+        core = calibration.for_artifact(name, fake_root)
         assert table["ECE"][i] == pytest.approx(core["test"]["ece_before"])
         assert float(table["temperature T"][i]) == pytest.approx(core["temperature"], abs=5e-4)
         assert float(table["ECE after T"][i]) == pytest.approx(core["test"]["ece_after"], abs=5e-5)
@@ -135,8 +135,8 @@ def test_trust_page_shows_calibration_and_robustness(beyond_root, monkeypatch): 
     assert "python -m core.robustness vgg12" in _texts(at.info)
 
 
-def test_report_page_offers_the_report_and_shows_model_cards(beyond_root, monkeypatch):  # noqa: F811
-    at = _app("pages/report.py", beyond_root, monkeypatch)
+def test_report_page_offers_the_report_and_shows_model_cards(fake_root, monkeypatch):
+    at = _app("pages/report.py", fake_root, monkeypatch)
     assert [e.label for e in at.expander] == [
         "Custom CNN (`custom`)",
         "Model 1 (12-layer VGG) (`vgg12`)",
@@ -153,8 +153,8 @@ def _png(colour) -> bytes:
     return buf.getvalue()
 
 
-def test_live_page_draws_a_heatmap_beside_each_prediction(beyond_root, monkeypatch):  # noqa: F811
-    at = _app("pages/live.py", beyond_root, monkeypatch)
+def test_live_page_draws_a_heatmap_beside_each_prediction(fake_root, monkeypatch):
+    at = _app("pages/live.py", fake_root, monkeypatch)
     at.file_uploader[0].set_value([("red.png", _png((200, 30, 30)), "image/png")]).run()
     _ok(at)
     cams = [c for c in _captions(at) if c.startswith("Grad-CAM for ")]
@@ -167,9 +167,9 @@ def test_live_page_draws_a_heatmap_beside_each_prediction(beyond_root, monkeypat
     assert not [c for c in _captions(at) if c.startswith("Grad-CAM")]
 
 
-def test_per_class_cell_images_get_grad_cam_on_request(beyond_root, monkeypatch):  # noqa: F811
-    at = _app("pages/per_class.py", beyond_root, monkeypatch)
-    cm = np.array(artifacts.Artifact("custom", beyond_root).metrics()["confusion_matrix"])
+def test_per_class_cell_images_get_grad_cam_on_request(fake_root, monkeypatch):
+    at = _app("pages/per_class.py", fake_root, monkeypatch)
+    cm = np.array(artifacts.Artifact("custom", fake_root).metrics()["confusion_matrix"])
     t, p = np.unravel_index(cm.argmax(), cm.shape)
     at.selectbox(key="cell_true").set_value(CLASS_NAMES[t])
     at.selectbox(key="cell_pred").set_value(CLASS_NAMES[p]).run()

@@ -6,7 +6,7 @@ import pytest
 
 from core import artifacts, report
 from core.models import REGISTRY
-from tests.beyond_fixtures import FAKE_MODELS, beyond_root  # noqa: F401
+from tests.conftest import FAKE_MODELS
 
 
 class _Resources(HTMLParser):
@@ -27,13 +27,13 @@ class _Resources(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def html(beyond_root):  # noqa: F811
-    return report.build_report(beyond_root, n_examples=2, n_boot=100)
+def html(fake_root):
+    return report.build_report(fake_root, n_examples=2, n_boot=100)
 
 
-def test_report_names_every_ready_model_with_its_accuracy(html, beyond_root):  # noqa: F811
+def test_report_names_every_ready_model_with_its_accuracy(html, fake_root):
     for name in FAKE_MODELS:
-        accuracy = artifacts.Artifact(name, beyond_root).metrics()["accuracy"]
+        accuracy = artifacts.Artifact(name, fake_root).metrics()["accuracy"]
         assert REGISTRY[name].title in html
         assert f"{accuracy:.4f} [" in html, "accuracy with its interval"
     for section in (
@@ -64,9 +64,9 @@ def test_report_is_self_contained(html):
     assert "<script src" not in html.replace(" ", " ")
 
 
-def test_cli_writes_the_file_atomically(beyond_root, tmp_path, capsys):  # noqa: F811
+def test_cli_writes_the_file_atomically(fake_root, tmp_path, capsys):
     out = tmp_path / "meeting" / "report.html"
-    args = ["--out", str(out), "--artifacts", str(beyond_root), "--examples", "1"]
+    args = ["--out", str(out), "--artifacts", str(fake_root), "--examples", "1"]
     assert report.main(args) == 0
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]
