@@ -24,7 +24,7 @@ from tests.browser_harness import (
     wait_rendered,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = ROOT / "screenshots"
 # What Streamlit 1.67's file uploader shows for a file over its widget's max_upload_size (20 here,
 # pages/live.py). The frontend counts that cap in MB of 10^6 bytes (1024^2 on a Windows client):

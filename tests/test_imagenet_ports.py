@@ -17,6 +17,8 @@ from core import resnet50, vgg16, weights_archives
 from core.imagenet import build_transfer_model, caffe_preprocess
 from core.weights_archives import WeightsArchiveError
 
+pytestmark = pytest.mark.slow
+
 skimage_data = pytest.importorskip("skimage.data")
 
 CAT_CLASSES = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat

@@ -28,7 +28,7 @@ from tests.browser_harness import (
     wait_rendered,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MODEL = "custom"  # the smallest shipped model (2 MB): the replicas start fastest with it alone
 
 

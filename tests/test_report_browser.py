@@ -6,7 +6,7 @@ from core import artifacts, report
 from core.models import REGISTRY
 from tests import browser_harness as harness
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_report_opens_offline_and_names_every_ready_model_with_its_accuracy(tmp_path):
