@@ -101,10 +101,11 @@ def format_interval(value: float, interval: tuple[float, float], digits: int = 4
 
 
 def format_p(p: float) -> str:
-    """A p-value as people read it: ``0.031``, ``2.4e-05``, ``< 1e-300``."""
+    """A p-value as people read it, with its relation: ``p = 0.031``, ``p = 2.4e-05``,
+    ``p < 1e-300`` (never "p = < 1e-300")."""
     if p < 1e-300:
-        return "< 1e-300"
-    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}".rstrip("0").rstrip(".")
+        return "p < 1e-300"
+    return "p = " + (f"{p:.2g}" if p < 0.001 else f"{p:.3f}".rstrip("0").rstrip("."))
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class McNemar:
         better, worse, won, lost = (name_a, name_b, a, b) if a > b else (name_b, name_a, b, a)
         chance = (
             f"a difference this large would arise by chance with probability "
-            f"p = {format_p(self.p_value)}"
+            f"{format_p(self.p_value)}"
         )
         if self.p_value >= 0.05:
             chance += f", so it may well be luck rather than {better} being better"

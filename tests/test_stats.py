@@ -92,3 +92,12 @@ def test_the_reference_claim_is_checked_against_measured_accuracy():
     assert "It does not hold here: ResNet50 transfer (85.0%) ranks 2 of 3, behind VGG16" in broken
     assert "unlike the reference" in broken
     assert "not checked" in check_claim({"vgg12": 0.8}, titles)
+
+
+def test_p_values_read_as_people_write_them():
+    from core.stats import McNemar, format_p
+
+    assert format_p(0.0312) == "p = 0.031" and format_p(2.4e-5) == "p = 2.4e-05"
+    assert format_p(0.0) == "p < 1e-300"
+    sentence = McNemar(((10, 900), (0, 90)), 0.0).sentence("A", "B")
+    assert "p < 1e-300" in sentence and "p = <" not in sentence
