@@ -19,9 +19,15 @@ def format_interval(interval: tuple[float, float]) -> str:
 
 
 st.title("CIFAR-10 CNN studio")
+n_trained, n_models = len(common.ready_models()), len(common.registry())
+trained = (
+    f"{n_trained} of the studio's {n_models} networks are trained"
+    if n_trained < n_models
+    else f"all {n_models} of the studio's networks are trained"
+)
 st.write(
-    f"{len(common.registry())} convolutional networks learn to tell apart ten kinds of small "
-    "(32x32 pixel) photos. This page sums up the data and how well each trained model does; "
+    "Convolutional networks learn to tell apart ten kinds of small (32x32 pixel) photos; "
+    f"{trained}. This page sums up the data and how well each trained model does; "
     "the other pages go into detail"
     + (
         " and let you try the models on your own pictures."

@@ -213,6 +213,8 @@ def test_overview_names_best_model_beside_reference(fake_root, monkeypatch):
     at = _app("pages/overview.py", fake_root, monkeypatch)
     _ok(at)
     assert "Best model so far" in _texts(at.success)
+    assert "2 of the studio's 6 networks are trained" in _texts(at.markdown)
+    assert "ResNet50 transfer is not trained here yet" in _texts(at.info)
     table = at.dataframe[0].value
     assert {"Custom CNN", "Model 1 (12-layer VGG)", "Reference Model 1 (12-layer VGG)"} <= set(
         table["model"]
