@@ -31,6 +31,9 @@ import tensorflow as tf
 from core.data import scale
 
 Explainer = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]  # x -> (feature maps, probs)
+# A heatmap over fewer than 4x4 cells cannot point at a part of a 32x32 image: Model 1's last
+# convolution (2x2) gave a uniform wash on every image. Layers are chosen at 4x4 or finer.
+MIN_CELLS = 4
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,40 @@ def _contains(model: keras.Model, layer_name: str) -> bool:
         or (isinstance(layer, keras.Model) and _contains(layer, layer_name))
         for layer in model.layers
     )
+
+
+def _conv_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every convolution of ``model`` in graph order, nested models included."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += _conv_layers(layer)
+        elif isinstance(layer, keras.layers.Conv2D) and layer.name != "imagenet_preprocess":
+            found.append(layer)
+    return found
+
+
+def _find(model: keras.Model, layer_name: str):
+    for layer in model.layers:
+        if layer.name == layer_name:
+            return layer
+        if isinstance(layer, keras.Model) and _contains(layer, layer_name):
+            return _find(layer, layer_name)
+    return None
+
+
+def cells(model: keras.Model, layer_name: str) -> int:
+    """The smaller side, in cells, of the named layer's output map."""
+    shape = _find(model, layer_name).output.shape
+    return int(min(shape[1], shape[2]))
+
+
+def localising_layer(model: keras.Model, min_cells: int = MIN_CELLS) -> str:
+    """The deepest convolution whose map has at least ``min_cells`` cells on each side."""
+    fine = [layer for layer in _conv_layers(model) if min(layer.output.shape[1:3]) >= min_cells]
+    if not fine:
+        raise ValueError(f"{model.name} has no convolution of {min_cells}x{min_cells} or more.")
+    return fine[-1].name
 
 
 def _same_signature(inner: keras.Model, outer: keras.Model) -> bool:
@@ -114,17 +151,18 @@ class GradCam:
 
     @classmethod
     def for_model(cls, name: str, model: keras.Model) -> GradCam:
-        """Grad-CAM on the layer ``core.models.REGISTRY[name].gradcam_layer`` names.
+        """Grad-CAM on the layer ``core.registry.REGISTRY[name].gradcam_layer`` names.
 
-        A model saved before its layers were named (the shipped ``vgg12``: ``conv2d_11``, not
-        ``conv5_3``), or one outside the registry, falls back to its deepest convolution.
+        A model saved before its layers were named (the shipped ``vgg12``: ``conv2d_9``, not
+        ``conv4_3``), one outside the registry, or a named layer coarser than ``MIN_CELLS``
+        falls back to its deepest convolution of ``MIN_CELLS`` x ``MIN_CELLS`` or finer.
         """
-        from core.models import REGISTRY, last_conv_layer
+        from core.registry import REGISTRY
 
         spec = REGISTRY.get(name)
         layer = spec.gradcam_layer if spec else None
-        if not layer or not _contains(model, layer):
-            layer = last_conv_layer(model).name
+        if not layer or not _contains(model, layer) or cells(model, layer) < MIN_CELLS:
+            layer = localising_layer(model)
         return cls(model, layer)
 
     def __call__(

@@ -114,7 +114,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="vgg12",
-            gradcam_layer="conv5_3",
+            gradcam_layer="conv4_3",  # conv5_3 is 2x2: too coarse to localise
             family="12-layer",
             title="Model 1 (12-layer VGG)",
             description=(
