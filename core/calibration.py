@@ -28,10 +28,8 @@ the content hash in config.json), and stores them as ``val_predictions.npz`` (y_
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +39,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from core import artifacts
+from core.atomic import atomic_file, write_json
 from core.data import scale
 
 N_BINS = 15
@@ -168,23 +167,6 @@ def summarise(
 # --- artifact files ----------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write) -> None:
-    """``write(file object)`` into a temp file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    _atomic_write(path, lambda f: f.write((json.dumps(payload, indent=2) + "\n").encode()))
-
-
 def write_val_predictions(
     artifact_dir: str | os.PathLike, y_true: np.ndarray, probs: np.ndarray
 ) -> Path:
@@ -193,7 +175,8 @@ def write_val_predictions(
     y_true, probs = np.asarray(y_true, dtype=np.int64), np.asarray(probs, dtype=np.float32)
     if probs.ndim != 2 or len(probs) != len(y_true):
         raise ValueError(f"probs {probs.shape} do not match {len(y_true)} labels")
-    _atomic_write(path, lambda f: np.savez_compressed(f, y_true=y_true, probs=probs))
+    with atomic_file(path) as f:
+        np.savez_compressed(f, y_true=y_true, probs=probs)
     return path
 
 

@@ -18,7 +18,6 @@ import os
 import pickle
 import socket
 import tarfile
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from core.atomic import atomic_file
 
 CLASS_NAMES: tuple[str, ...] = (
     "airplane",
@@ -177,21 +178,15 @@ def _make_dataset(x_train, y_train, x_test, y_test, source: str, dataset_id: str
 def save_npz(dataset: Cifar10, path: Path) -> None:
     """Write the decoded arrays atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                x_train=dataset.x_train,
-                y_train=dataset.y_train,
-                x_test=dataset.x_test,
-                y_test=dataset.y_test,
-                meta=np.array([dataset.source, dataset.dataset_id, dataset.content_hash]),
-            )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(path) as f:
+        np.savez(
+            f,
+            x_train=dataset.x_train,
+            y_train=dataset.y_train,
+            x_test=dataset.x_test,
+            y_test=dataset.y_test,
+            meta=np.array([dataset.source, dataset.dataset_id, dataset.content_hash]),
+        )
 
 
 def _load_npz(path: Path) -> Cifar10:
@@ -322,6 +317,31 @@ def offline_message(target: Path) -> str:
     )
 
 
+def _download_to(out, url: str, md5: str, bar_name: str | None) -> None:
+    """Stream ``url`` into the open file ``out`` (a progress bar named ``bar_name`` if given);
+    raises ``ChecksumError`` if its MD5 is not ``md5``."""
+    digest = hashlib.md5()
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        bar = None
+        if bar_name:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc=bar_name)
+        while chunk := resp.read(1 << 20):
+            out.write(chunk)
+            digest.update(chunk)
+            if bar:
+                bar.update(len(chunk))
+        if bar:
+            bar.close()
+    if digest.hexdigest() != md5:
+        raise ChecksumError(
+            f"{url} downloaded with MD5 {digest.hexdigest()}, expected {md5}; the file was "
+            "discarded. Try again, or download it by hand and pass it with --data."
+        )
+
+
 def download_official(
     target: Path,
     url: str = OFFICIAL_URL,
@@ -333,34 +353,11 @@ def download_official(
     if url.startswith("http") and not (online or is_online)():
         raise DataError(offline_message(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    digest = hashlib.md5()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=total, unit="B", unit_scale=True, desc=target.name)
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-                digest.update(chunk)
-                if bar:
-                    bar.update(len(chunk))
-            if bar:
-                bar.close()
-        if digest.hexdigest() != md5:
-            raise ChecksumError(
-                f"{url} downloaded with MD5 {digest.hexdigest()}, expected {md5}; the file was "
-                "discarded. Try again, or download it by hand and pass it with --data."
-            )
-        os.replace(tmp, target)
+        with atomic_file(target, suffix=".part") as out:
+            _download_to(out, url, md5, target.name if progress else None)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise DataError(f"Download of {url} failed ({exc}). {offline_message(target)}") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 

@@ -20,7 +20,6 @@ import io
 import itertools
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from core import artifacts, calibration, charts, compare, robustness, stats
+from core import artifacts, atomic, calibration, charts, compare, robustness, stats
 from core.data import CLASS_NAMES, scale
 from core.reference import REFERENCE
 
@@ -360,15 +359,7 @@ def write_report(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = build_report(root, n_examples, n_boot)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic.write_text(out, text)
     return out
 
 

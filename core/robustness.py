@@ -34,7 +34,7 @@ from PIL import Image
 from scipy import ndimage
 
 from core import artifacts
-from core.calibration import write_json
+from core.atomic import write_json
 from core.data import NUM_CLASSES, scale
 
 ROBUSTNESS_FILE = "robustness.json"

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.artifacts import artifacts_root
+from core.atomic import atomic_file
 from core.data import DATA_ENV, IMAGE_SHAPE, DataError, load_cifar10
 
 SAMPLES_FILE = "test_images.npz"
@@ -102,9 +103,8 @@ def build_samples(
     out = Path(out) if out is not None else artifacts_root() / SAMPLES_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     arrays = encode(dataset.x_test, dataset.y_test, dataset.dataset_id)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, out)
+    with atomic_file(out) as f:
+        np.savez(f, **arrays)
     return out
 
 
