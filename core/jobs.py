@@ -2,8 +2,8 @@
 
 A run is a separate process (the UI stays responsive), logging to
 ``artifacts/.work/<model>/train.log``; ``core.train`` appends its progress to
-``progress.jsonl`` and holds ``lock`` (its PID) while it runs. This module only starts the
-process and reads those files; it never trains anything itself.
+``progress.jsonl`` (read through ``core.progress``) and holds ``lock`` (its PID) while it
+runs. This module only starts the process and reads those files; it never trains anything.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import deployment, runspec
+from core import progress as progress_log
 from core.artifacts import artifacts_root, work_dir
 from core.runspec import RunSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_FILE = "train.log"
 JOB_FILE = "job.json"
-PROGRESS_FILE = "progress.jsonl"
 LOCK_FILE = "lock"
 
 # Children started by this process, by model name, so they are reaped when they exit.
@@ -43,17 +43,11 @@ class JobState:
     @property
     def fraction(self) -> float:
         """Share of the run done, from the last progress record (0 when none yet)."""
-        if not self.progress:
-            return 0.0
-        last = self.progress[-1]
-        epochs = max(1, int(last.get("epochs") or 1))
-        if last.get("event") == "epoch":
-            done = last["epoch"] + 1
-        else:
-            done = last.get("epoch", 0) + (last.get("batch", 0) + 1) / max(
-                1, last.get("steps") or 1
-            )
-        return min(1.0, done / epochs)
+        return progress_log.fraction(self.progress)
+
+    def curve_records(self) -> list[dict]:
+        """The progress so far as long rows for ``ui.figures.training_curves``."""
+        return progress_log.curve_records(self.model, self.progress)
 
 
 def pid_alive(pid: int) -> bool:
@@ -109,20 +103,7 @@ def _read_pid(path: Path) -> int | None:
 
 def read_progress(name: str, root: str | os.PathLike | None = None) -> list[dict]:
     """The progress records of the latest run of ``name`` (a half-written last line is skipped)."""
-    path = work_dir(name, root) / PROGRESS_FILE
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return progress_log.read_records(work_dir(name, root) / progress_log.PROGRESS_FILE)
 
 
 def _tail(path: Path, n_bytes: int = 4000) -> str:

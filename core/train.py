@@ -32,6 +32,7 @@ from core.jobs import TrainingLocked, training_lock
 from core.metrics import compute_metrics
 from core.model_card import model_card
 from core.models import REGISTRY, get_spec, with_tta
+from core.progress import PROGRESS_FILE, read_history
 from core.runspec import RunSpec
 from core.torch_weights import WeightsFileError
 
@@ -104,8 +105,9 @@ def make_strategy(kind: str):
 
 
 class ProgressLog(keras.callbacks.Callback):
-    """The run's one log: a JSON line per epoch (and every few batches), appended to across
-    ``--resume``. The Train page follows it; the artifact's history.json is read from it."""
+    """The run's one log, ``progress.jsonl``: a JSON line per epoch (and every few batches),
+    appended to across ``--resume``. ``core.progress`` reads it, for the Train page and for the
+    artifact's history.json."""
 
     def __init__(self, path: Path, epochs: int, steps: int, wall_before: float = 0.0, every=20):
         super().__init__()
@@ -139,28 +141,6 @@ class ProgressLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self._write({"event": "epoch", "epoch": epoch, "epochs": self.epochs, **logs})
-
-
-def read_history(path: Path) -> tuple[dict[str, list[float]], float]:
-    """Per-epoch metrics from a progress log, and the wall time of its last epoch.
-
-    An epoch logged twice (a resumed run repeats the one it was killed in) counts once, with
-    its latest values.
-    """
-    epochs: dict[int, dict] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("event") == "epoch":
-                epochs[record["epoch"]] = record
-    history: dict[str, list[float]] = {}
-    skip = {"event", "epoch", "epochs", "time", "wall_s"}
-    for _, record in sorted(epochs.items()):
-        for key, value in record.items():
-            if key not in skip:
-                history.setdefault(key, []).append(float(value))
-    wall = max((r.get("wall_s", 0.0) for r in epochs.values()), default=0.0)
-    return history, float(wall)
 
 
 def save_for_inference(model: keras.Model, path: Path) -> None:
@@ -206,7 +186,6 @@ def machine_description() -> dict:
     }
 
 
-PROGRESS_FILE = "progress.jsonl"
 RUN_FILE = "run.json"
 
 

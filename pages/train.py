@@ -140,34 +140,6 @@ if submitted:
         st.rerun()  # redraw the form with its button disabled while the run lasts
 
 
-def _records(model: str, progress: list[dict]) -> list[dict]:
-    """Progress log -> long rows for ``figures.training_curves``: end-of-epoch points, and the
-    running training metrics every few batches (at fractional epochs)."""
-    rows = []
-    for r in progress:
-        if r.get("event") == "batch":
-            x, keys = r["epoch"] + (r["batch"] + 1) / max(1, r.get("steps") or 1), ("",)
-            split = "train (running)"
-        elif r.get("event") == "epoch":
-            x, keys, split = r["epoch"] + 1, ("", "val_"), None
-        else:
-            continue
-        for prefix in keys:
-            for metric in ("loss", "accuracy"):
-                if prefix + metric in r:
-                    name = split or ("validation" if prefix else "train")
-                    rows.append(
-                        {
-                            "model": model,
-                            "epoch": x,
-                            "metric": metric,
-                            "split": name,
-                            "value": r[prefix + metric],
-                        }
-                    )
-    return rows
-
-
 @st.fragment(run_every=2)
 def live_progress(model: str) -> None:
     state = jobs.job_state(model, common.root())
@@ -188,7 +160,7 @@ def live_progress(model: str) -> None:
         st.progress(state.fraction, text=text)
     elif state.running:
         st.progress(0.0, text="starting (loading TensorFlow and the data)…")
-    fig = figures.training_curves(_records(model, state.progress), height=380)
+    fig = figures.training_curves(state.curve_records(), height=380)
     if fig is not None:
         st.plotly_chart(fig, width="stretch", key=f"live_{model}")
     if not state.running:

@@ -14,7 +14,8 @@ def training_curves(records: list[dict], height: int = 420) -> go.Figure | None:
     """Loss and accuracy per epoch: one colour per model, one dash style per split.
 
     ``records`` are long rows ``{model, epoch, metric, split, value}``
-    (``core.compare.history_records``; the Train page adds running within-epoch points).
+    (``core.compare.history_records``; ``core.progress.curve_records`` adds running
+    within-epoch points for the Train page).
     """
     curves = pd.DataFrame(records)
     if curves.empty:
