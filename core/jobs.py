@@ -2,8 +2,9 @@
 
 A run is a separate process (the UI stays responsive), logging to
 ``artifacts/.work/<model>/train.log``; ``core.train`` appends its progress to
-``progress.jsonl`` (read through ``core.progress``) and holds ``lock`` (its PID) while it
-runs. This module only starts the process and reads those files; it never trains anything.
+``progress.jsonl`` (read through ``core.progress``) and holds ``lock`` (its PID, see
+``core.lock``) while it runs. This module only starts the process and reads those files; it
+never trains anything.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from pathlib import Path
 from core import deployment, runspec
 from core import progress as progress_log
 from core.artifacts import artifacts_root, work_dir
+from core.lock import LOCK_FILE, pid_alive
+from core.lock import TrainingLocked as TrainingLocked  # re-exported for older callers
+from core.lock import training_lock as training_lock
 from core.runspec import RunSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_FILE = "train.log"
 JOB_FILE = "job.json"
-LOCK_FILE = "lock"
 
 # Children started by this process, by model name, so they are reaped when they exit.
 _CHILDREN: dict[str, subprocess.Popen] = {}
@@ -48,49 +51,6 @@ class JobState:
     def curve_records(self) -> list[dict]:
         """The progress so far as long rows for ``ui.figures.training_curves``."""
         return progress_log.curve_records(self.model, self.progress)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class TrainingLocked(RuntimeError):
-    """Another training run of the same model is in progress."""
-
-
-@contextlib.contextmanager
-def training_lock(name: str, root=None):
-    """One run per model at a time: a lock file holding the owner's PID."""
-    work = work_dir(name, root)
-    work.mkdir(parents=True, exist_ok=True)
-    lock = work / LOCK_FILE
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            owner = lock.read_text().strip() or "?"
-            if owner.isdigit() and not pid_alive(int(owner)):
-                lock.unlink(missing_ok=True)  # its owner died without cleaning up
-                continue
-            raise TrainingLocked(
-                f"{name} is already being trained (process {owner}; lock file {lock}). Wait "
-                "for it to finish, or delete the lock file if that process is gone."
-            ) from None
-    else:
-        raise TrainingLocked(f"Could not take the lock {lock}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(str(os.getpid()))
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 def _read_pid(path: Path) -> int | None:

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from core import artifacts, calibration, fastconv, multiworker, runspec
 from core.data import Cifar10, DataError, Split, load_cifar10, one_hot, split_validation, subset
-from core.jobs import TrainingLocked, training_lock
+from core.lock import TrainingLocked, training_lock
 from core.metrics import compute_metrics
 from core.model_card import model_card
 from core.models import REGISTRY, get_spec, with_tta
