@@ -23,11 +23,6 @@ def dataset_label(dataset_id: str | None) -> str:
     return f"CIFAR-10 ({dataset_id.split(':', 1)[-1].split('[', 1)[0]})"
 
 
-# Kept for code that names the data without an artifact at hand: the JPEG copy every shipped
-# artifact was measured on. Pages name the data from the artifacts (``dataset_label``).
-DATASET_LABEL = dataset_label("cifar10-folders:cifar10-jpeg")
-
-
 @dataclass(frozen=True)
 class ReferenceResult:
     model: str  # the REGISTRY name of our model that reproduces it

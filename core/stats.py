@@ -22,7 +22,6 @@ from scipy.stats import binomtest, bootstrap
 from core.data import NUM_CLASSES
 
 Metric = Callable[..., np.ndarray]
-HEADLINE_METRICS = ("accuracy", "f1_macro")
 
 
 def as_labels(y_pred_or_probs: np.ndarray) -> np.ndarray:
