@@ -385,7 +385,10 @@ def test_train_page_starts_a_background_run(tmp_path, monkeypatch):
 
 
 def test_train_page_explains_missing_imagenet_weights(tmp_path, monkeypatch):
+    from ui import common
+
     monkeypatch.setenv("CIFAR10_CACHE", str(tmp_path / "cache"))  # an empty weights cache
+    common.weights_problem.clear()  # cached for 5 minutes by earlier tests' pages
     at = _app("pages/train.py", tmp_path, monkeypatch)
     at.selectbox[0].set_value("resnet50_transfer").run()
     _ok(at)
