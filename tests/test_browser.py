@@ -87,6 +87,9 @@ def test_the_viewer_has_no_train_page_not_even_by_deep_link():
         assert [h.inner_text().strip() for h in page.locator("h1").all()] == headings
         assert page.get_by_role("button", name="Start training").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0
+        # A presenter's toolbar (client.toolbarMode = "viewer"): with Streamlit's default
+        # ("auto") a visit from localhost shows a Deploy button here.
+        assert page.locator('[data-testid="stAppDeployButton"]').count() == 0
 
 
 @pytest.mark.parametrize("label", list(PAGES))
