@@ -244,10 +244,8 @@ def test_transfer_model_trains_end_to_end_without_imagenet_weights(tiny_npz, tmp
             "1",
             "--batch-size",
             "32",
-            "--fine-tune-epochs",
+            "--head-epochs",
             "1",
-            "--fine-tune-layers",
-            "3",
             "--limit-train",
             "64",
             "--limit-test",
@@ -260,6 +258,7 @@ def test_transfer_model_trains_end_to_end_without_imagenet_weights(tiny_npz, tmp
     assert code == 0
     config = artifacts.Artifact("vgg16_transfer", tmp_path).config()
     assert config["hyperparameters"]["weights"] is None and config["epochs_trained"] == 2
+    assert "accuracy_frozen_backbone" in config["validation"]  # the head-only stage's figure
 
 
 def test_second_run_of_the_same_model_is_refused(tmp_path):
