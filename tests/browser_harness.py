@@ -148,10 +148,12 @@ def wait_rendered(page, timeout_ms: int = 120_000) -> None:
     )
 
 
-def upload(page, files: list[Path]) -> None:
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
-        [str(f) for f in files]
-    )
+def upload(page, files: list[Path], timeout_ms: int = 120_000) -> None:
+    """Upload ``files`` once the Live page's uploader is there (the first visit of a server
+    prepares every model's graphs first: seconds per model, more on a busy machine)."""
+    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]').first
+    uploader.wait_for(state="attached", timeout=timeout_ms)
+    uploader.set_input_files([str(f) for f in files], timeout=timeout_ms)
 
 
 def wait_for_predictions(page, titles: list[str], timeout_ms: int = 120_000) -> None:
