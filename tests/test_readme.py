@@ -56,11 +56,9 @@ def test_readme_is_at_most_200_lines():
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_no_path_of_the_building_machine_nor_registry_host(doc):
+def test_no_path_of_the_building_machine(doc):
     text = doc.read_text(encoding="utf-8")
     assert "../shared" not in text
-    hosts = ["pypi.org", "pythonhosted.org", "npmjs.com", "npmjs.org", "registry.npmjs"]
-    assert [h for h in hosts if h in text.lower()] == []
 
 
 def _slug(heading: str) -> str:
