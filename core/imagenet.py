@@ -65,6 +65,21 @@ def keras_download(base: str) -> tuple[dict, float]:
     return state, 1.001e-5  # the epsilon keras.applications uses with these weights
 
 
+def assign_weights(model: keras.Model, state: dict[str, np.ndarray]) -> int:
+    """Copy ``state`` (``"<layer name>/<variable name>"`` -> array, today's Keras names) into
+    every layer of ``model`` (nested too) whose variables it holds; returns how many."""
+    assigned = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            assigned += assign_weights(layer, state)
+            continue
+        keys = [f"{layer.name}/{variable.name}" for variable in layer.weights]
+        if keys and all(key in state for key in keys):
+            layer.set_weights([state[key] for key in keys])
+            assigned += 1
+    return assigned
+
+
 def _backbone(base: str):
     from core import resnet50, vgg16
 
@@ -101,8 +116,8 @@ def build_transfer_model(
     frozen = part(module.STAGES[0], cut, f"{base}_frozen", (input_size, input_size, 3))
     tuned = part(after, module.STAGES[-1], f"{base}_tuned", frozen.output_shape[1:])
     if state:
-        module.assign_weights(frozen, state)
-        module.assign_weights(tuned, state)
+        assign_weights(frozen, state)
+        assign_weights(tuned, state)
     frozen.trainable = False
     for layer in tuned.layers:
         if isinstance(layer, layers.BatchNormalization):

@@ -113,22 +113,6 @@ def build_part(input_shape, first: str, last: str, epsilon: float, name: str) ->
     return keras.Model(inputs, x, name=name)
 
 
-def assign_weights(model: keras.Model, weights: dict[str, np.ndarray]) -> int:
-    """Copy the weights into every conv, BatchNorm and Dense layer of ``model`` (nested too)."""
-    assigned = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            assigned += assign_weights(layer, weights)
-        elif isinstance(layer, layers.BatchNormalization):
-            names = ("gamma", "beta", "moving_mean", "moving_variance")
-            layer.set_weights([weights[f"{layer.name}/{n}"] for n in names])
-            assigned += 1
-        elif isinstance(layer, layers.Conv2D | layers.Dense) and f"{layer.name}/kernel" in weights:
-            layer.set_weights([weights[f"{layer.name}/kernel"], weights[f"{layer.name}/bias"]])
-            assigned += 1
-    return assigned
-
-
 def build_imagenet_classifier(
     size: int = 224,
     weights: dict[str, np.ndarray] | None = None,
@@ -139,7 +123,7 @@ def build_imagenet_classifier(
 
     Used to prove the port on photos; the CIFAR-10 model keeps everything but ``predictions``.
     """
-    from core.imagenet import caffe_preprocess
+    from core.imagenet import assign_weights, caffe_preprocess
 
     if weights is None:
         weights, file_epsilon = load_weights()

@@ -64,14 +64,3 @@ def build_part(input_shape, first: str, last: str, name: str) -> keras.Model:
     for stage_name in STAGES[STAGES.index(first) : STAGES.index(last) + 1]:
         x = stage(x, stage_name)
     return keras.Model(inputs, x, name=name)
-
-
-def assign_weights(model: keras.Model, weights: dict[str, np.ndarray]) -> int:
-    assigned = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            assigned += assign_weights(layer, weights)
-        elif isinstance(layer, layers.Conv2D) and f"{layer.name}/kernel" in weights:
-            layer.set_weights([weights[f"{layer.name}/kernel"], weights[f"{layer.name}/bias"]])
-            assigned += 1
-    return assigned
