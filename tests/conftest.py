@@ -23,6 +23,18 @@ def make_tiny_dataset(n_train: int = 200, n_test: int = 60, seed: int = 0) -> Ci
     return Cifar10(x_train, y_train, x_test, y_test, "tiny", "tiny", "0" * 64)
 
 
+def centre_photo(array: np.ndarray, size: int = 224) -> np.ndarray:
+    """A photo's centre square resized to ``size`` (bicubic), RGB floats in [0, 1]: the input
+    of the ImageNet port tests."""
+    from PIL import Image
+
+    image = Image.fromarray(np.asarray(array)[..., :3]).convert("RGB")
+    w, h = image.size
+    s = min(w, h)
+    box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+    return np.asarray(image.crop(box).resize((size, size), Image.BICUBIC), np.float32) / 255.0
+
+
 @pytest.fixture(autouse=True)
 def _not_a_viewer(monkeypatch):
     """The tests choose viewer mode themselves; a CIFAR10_STUDIO_VIEWER=1 left in the shell that

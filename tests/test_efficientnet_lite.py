@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from core import efficientnet_lite as lite
 from core.torch_weights import WeightsFileError, read_state_dict
+from tests.conftest import centre_photo
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -22,15 +22,6 @@ RIGHT_CLASSES = {
     "motorcycle_left": {665, 670},  # moped, motor scooter
     "china (a Chinese temple)": {698, 663},  # palace, monastery
 }
-
-
-def _photo(array: np.ndarray, size: int = 224) -> np.ndarray:
-    """Centre square crop resized to ``size``, RGB floats in [0, 1]."""
-    image = Image.fromarray(np.asarray(array)[..., :3]).convert("RGB")
-    w, h = image.size
-    s = min(w, h)
-    box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
-    return np.asarray(image.crop(box).resize((size, size), Image.BICUBIC), np.float32) / 255.0
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +36,7 @@ def photos() -> np.ndarray:
         io.imread(motorcycle),
         load_sample_images().images[0],
     ]
-    return np.stack([_photo(a) for a in arrays])
+    return np.stack([centre_photo(a) for a in arrays])
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from core import resnet50, vgg16, weights_archives
 from core.imagenet import build_transfer_model, caffe_preprocess
 from core.weights_archives import WeightsArchiveError
+from tests.conftest import centre_photo
 
 pytestmark = pytest.mark.slow
 
@@ -25,18 +25,9 @@ CAT_CLASSES = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, E
 ESPRESSO = 967
 
 
-def _photo(array: np.ndarray, size: int = 224) -> np.ndarray:
-    """Centre square crop resized to ``size``, RGB floats in [0, 1]."""
-    image = Image.fromarray(np.asarray(array)[..., :3]).convert("RGB")
-    w, h = image.size
-    s = min(w, h)
-    box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
-    return np.asarray(image.crop(box).resize((size, size), Image.BICUBIC), np.float32) / 255.0
-
-
 @pytest.fixture(scope="module")
 def photos() -> np.ndarray:
-    return np.stack([_photo(skimage_data.chelsea()), _photo(skimage_data.coffee())])
+    return np.stack([centre_photo(skimage_data.chelsea()), centre_photo(skimage_data.coffee())])
 
 
 @pytest.fixture(scope="module")
