@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import artifacts  # noqa: E402
 from core.models import REGISTRY  # noqa: E402
+from core.palette import short_label  # noqa: E402
 from tests.browser_harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -39,7 +40,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--settle", type=float, default=2.0, help="idle seconds before upload")
     args = parser.parse_args()
-    ready = [REGISTRY[n].title for n in REGISTRY if artifacts.Artifact(n).status().ready]
+    ready = [short_label(n) for n in REGISTRY if artifacts.Artifact(n).status().ready]
     first_render, upload_to_result = [], []
     tmp = Path(tempfile.mkdtemp())
     with sync_playwright() as p:

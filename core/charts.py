@@ -2,6 +2,10 @@
 
 confusion_figure(cm) / per_class_figure({model: metrics}) / reliability_figure({model: rel})
 robustness_figure(corruption, {model: robustness result}) / robustness_summary_rows(results)
+accuracy_figure({name: accuracy}, {name: (reference title, accuracy)})
+
+"model" keys may be registry names, titles or short labels: each model is drawn in its own
+colour (``core.palette``), the same in every chart.
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from core import palette
 from core.calibration import Reliability
 from core.data import CLASS_NAMES
+
+
+def model_colour(label: str) -> str:
+    """The colour of the model a chart names ``label`` (registry name, title or short label)."""
+    return palette.by_any_label().get(label, palette.FALLBACK)
 
 
 def confusion_figure(cm: np.ndarray | list, title: str = "", height: int = 420) -> go.Figure:
@@ -39,7 +49,13 @@ def per_class_figure(metrics_by_model: dict[str, dict], metric: str = "f1") -> g
         for cls, values in metrics["per_class"].items()
     ]
     fig = px.bar(
-        pd.DataFrame(rows), x="class", y=metric, color="model", barmode="group", range_y=[0, 1]
+        pd.DataFrame(rows),
+        x="class",
+        y=metric,
+        color="model",
+        barmode="group",
+        range_y=[0, 1],
+        color_discrete_map=palette.by_any_label(),
     )
     fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
     return fig
@@ -49,7 +65,11 @@ def reliability_figure(reliability_by_model: dict[str, Reliability]) -> go.Figur
     """Accuracy against confidence per bin; a calibrated model lies on the diagonal."""
     fig = go.Figure()
     fig.add_scatter(
-        x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=dict(dash="dot")
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        name="perfectly calibrated",
+        line=dict(dash="dot", color=palette.OKABE_ITO["black"]),
     )
     for model, rel in reliability_by_model.items():
         bins = pd.DataFrame(rel.records())
@@ -58,6 +78,7 @@ def reliability_figure(reliability_by_model: dict[str, Reliability]) -> go.Figur
             y=bins["accuracy"],
             mode="lines+markers",
             name=model,
+            line=dict(color=model_colour(model)),
             customdata=bins["count"],
             hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images",
         )
@@ -82,12 +103,19 @@ def robustness_figure(corruption: str, results_by_model: dict[str, dict]) -> go.
             y=[result["clean_accuracy"], *values],
             mode="lines+markers",
             name=model,
+            line=dict(color=model_colour(model)),
         )
+    levels = ", ".join(f"{v:g}" for v in first["levels"])
     fig.update_layout(
         title=first["title"],
-        height=300,
+        height=320,
         margin=dict(l=0, r=0, t=40, b=0),
-        xaxis=dict(title=f"severity ({first['parameter']}: {first['levels']})", dtick=1),
+        # Two short lines, not one long one: a narrow chart clipped the long title at both ends.
+        xaxis=dict(
+            title=f"severity (0 = clean)<br><sup>{first['parameter']}: {levels}</sup>",
+            dtick=1,
+            automargin=True,
+        ),
         yaxis=dict(title="accuracy", range=[0, 1]),
         legend_title_text="",
     )
@@ -108,3 +136,43 @@ def robustness_summary_rows(results_by_model: dict[str, dict]) -> pd.DataFrame:
             for model, r in results_by_model.items()
         ]
     )
+
+
+def accuracy_figure(
+    ours: dict[str, float], reference: dict[str, tuple[str, float]] | None = None
+) -> go.Figure:
+    """Test accuracy: one bar per model in its colour (``ours``, keyed by registry name), with the
+    published result beside it in grey where ``reference`` has one (name -> (title, accuracy)).
+    Short labels on the axis, full titles in the legend and tooltips."""
+    from core.registry import REGISTRY
+
+    fig = go.Figure()
+    for name, accuracy in ours.items():
+        title = REGISTRY[name].title if name in REGISTRY else name
+        fig.add_bar(
+            x=[palette.short_label(name)],
+            y=[accuracy],
+            name=title,
+            marker_color=palette.colour(name),
+            offsetgroup="ours",
+            hovertemplate=f"{title}<br>accuracy %{{y:.1%}}<extra></extra>",
+        )
+    refs = [(n, *r) for n, r in (reference or {}).items()]
+    if refs:
+        fig.add_bar(
+            x=[palette.short_label(n) for n, _, _ in refs],
+            y=[acc for _, _, acc in refs],
+            name="reference (published result)",
+            marker_color=palette.REFERENCE,
+            offsetgroup="reference",
+            customdata=[title for _, title, _ in refs],
+            hovertemplate="%{customdata}<br>accuracy %{y:.1%}<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="group",
+        yaxis=dict(range=[0, 1], tickformat=".0%", title="test accuracy"),
+        height=380,
+        margin=dict(l=0, r=0, t=40, b=0),
+        legend_title_text="",
+    )
+    return fig

@@ -5,8 +5,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import compare
+from core import charts, compare
 from core.data import CLASS_NAMES
+from core.palette import short_label
 from ui import common, figures
 
 common.require_dashboard()
@@ -91,15 +92,7 @@ if missing:
 
 # --- per-class F1 -----------------------------------------------------------------------------
 st.header("Per-class F1")
-f1 = pd.DataFrame(
-    [
-        {"model": common.title(name), "class": cls, "F1": m["f1"]}
-        for name in ready
-        for cls, m in common.metrics(name)["per_class"].items()
-    ]
-)
-fig = px.bar(f1, x="class", y="F1", color="model", barmode="group", range_y=[0, 1])
-fig.update_layout(height=400, margin=dict(l=0, r=0, t=30, b=0), legend_title_text="")
+fig = charts.per_class_figure({common.title(name): common.metrics(name) for name in ready})
 st.plotly_chart(fig, width="stretch")
 
 # --- training curves --------------------------------------------------------------------------
@@ -135,8 +128,8 @@ except ValueError as exc:
 c = st.columns(5)
 c[0].metric("Agree on the class", f"{agr.agreement_rate:.1%}")
 c[1].metric("Both right", f"{agr.both_right:,}")
-c[2].metric(f"Only {common.title(a)} right", f"{agr.only_a_right:,}")
-c[3].metric(f"Only {common.title(b)} right", f"{agr.only_b_right:,}")
+c[2].metric(f"Only {short_label(a)} right", f"{agr.only_a_right:,}", help=common.title(a))
+c[3].metric(f"Only {short_label(b)} right", f"{agr.only_b_right:,}", help=common.title(b))
 c[4].metric(
     "Both wrong",
     f"{agr.both_wrong_same + agr.both_wrong_different:,}",
@@ -167,8 +160,8 @@ outcome = pd.DataFrame(
     {
         "outcome": [
             "both right",
-            f"only {a} right",
-            f"only {b} right",
+            f"only {short_label(a)} right",
+            f"only {short_label(b)} right",
             "both wrong, same class",
             "both wrong, different classes",
         ],
@@ -209,7 +202,8 @@ elif len(agr.disagree_rows):
         cols[i % 6].image(
             common.pixelated(samples.images[row]),
             caption=(
-                f"true {CLASS_NAMES[pa['y_true'][row]]} · {a}: {CLASS_NAMES[ca]} "
-                f"{pa['probs'][row, ca]:.0%} · {b}: {CLASS_NAMES[cb]} {pb['probs'][row, cb]:.0%}"
+                f"true {CLASS_NAMES[pa['y_true'][row]]} · {short_label(a)}: {CLASS_NAMES[ca]} "
+                f"{pa['probs'][row, ca]:.0%} · {short_label(b)}: {CLASS_NAMES[cb]} "
+                f"{pb['probs'][row, cb]:.0%}"
             ),
         )

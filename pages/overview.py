@@ -3,10 +3,9 @@
 import numpy as np
 import pandas as pd
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
-from core import compare
+from core import charts, compare
 from core.data import CLASS_NAMES
 from core.reference import REFERENCE, best_reference, check_claim
 from ui import common
@@ -187,16 +186,11 @@ st.caption(
     "compare like for like there. Intervals: 95% bootstrap over the test images (seeded)."
 )
 
-fig = go.Figure()
-for source, colour in (("ours", "#1f77b4"), ("reference", "#bbbbbb")):
-    part = table[table["source"] == source]
-    fig.add_bar(x=part["model"], y=part["accuracy"], name=source, marker_color=colour)
-fig.update_layout(
-    title=f"Test accuracy on {label}",
-    yaxis=dict(range=[0, 1], tickformat=".0%"),
-    height=380,
-    margin=dict(l=0, r=0, t=40, b=0),
+fig = charts.accuracy_figure(
+    {r["name"]: r["accuracy"] for r in rows if r["source"] == "ours"},
+    {name: (ref.title, ref.accuracy) for name, ref in REFERENCE.items()},
 )
+fig.update_layout(title=f"Test accuracy on {label}")
 st.plotly_chart(fig, width="stretch")
 
 missing = [name for name in status if not status[name].ready]

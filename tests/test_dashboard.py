@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import artifacts, compare, jobs, runspec
 from core.data import CLASS_NAMES
+from core.palette import short_label
 from core.samples import encode, load_test_images, read_samples
 from tests.conftest import FAKE_MODELS
 
@@ -118,7 +119,8 @@ def test_comparison_shows_each_shipped_models_numbers_and_their_agreement(shippe
     shown = _metric_values(at)
     assert shown["Agree on the class"] == f"{(top_a == top_b).mean():.1%}"
     assert shown["Both right"] == f"{((top_a == truth) & (top_b == truth)).sum():,}"
-    assert shown[f"Only {shipped[a]} right"] == f"{((top_a == truth) & (top_b != truth)).sum():,}"
+    only_a = ((top_a == truth) & (top_b != truth)).sum()
+    assert shown[f"Only {short_label(a)} right"] == f"{only_a:,}"  # a short label: tight space
 
 
 def test_per_class_shows_the_first_shipped_models_scores_and_worst_cell(shipped, monkeypatch):
@@ -173,7 +175,9 @@ def test_live_gives_each_shipped_models_stored_answer_for_a_shipped_test_image(
     for i, (name, title) in enumerate(shipped.items()):
         probs = _shipped_predictions(name)["probs"][row]
         top = int(probs.argmax())
-        assert f"**{title}**: {CLASS_NAMES[top]}" in _texts(at.markdown)
+        # The card names the model by its short label, the full title in its tooltip.
+        card = f"**{short_label(name)}**: {CLASS_NAMES[top]}"
+        assert [m.proto.help for m in at.markdown if m.value == card] == [title]
         cls, percent = bars[3 * i].split(" · ")
         assert cls == CLASS_NAMES[top]
         assert float(percent.rstrip("%")) == pytest.approx(100 * probs[top], abs=0.051)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from core.artifacts import ARTIFACTS_ENV
 from core.deployment import VIEWER_ENV
-from core.models import REGISTRY
+from core.palette import short_label
 from core.samples import SAMPLES_FILE
 from tests.browser_harness import (
     CHROMIUM_ARGS,
@@ -45,7 +45,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 
 def _answers(page) -> dict[str, list[str]]:
-    """Each model's result box on the Live page: its heading ("<title>: <class>") -> its bars
+    """Each model's result box on the Live page: its heading ("<label>: <class>") -> its bars
     ("<class> · <percent>")."""
     answers = {}
     for box in page.locator('[class*="st-key-pred_"]').all():
@@ -69,7 +69,7 @@ def test_two_replicas_share_only_a_read_only_artifacts_folder_and_answer_alike(t
     Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(image)
 
     env = {ARTIFACTS_ENV: str(shared), VIEWER_ENV: "1"}
-    title = REGISTRY[MODEL].title
+    title = short_label(MODEL)  # what the result box shows
     with (
         streamlit_server(env) as (url_a, _),
         streamlit_server(env) as (url_b, _),

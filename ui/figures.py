@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from core.charts import model_colour
 
 SPLIT_DASH = {"train": "solid", "validation": "dash", "train (running)": "dot"}
 
 
 def training_curves(records: list[dict], height: int = 420) -> go.Figure | None:
-    """Loss and accuracy per epoch: one colour per model, one dash style per split.
+    """Loss and accuracy per epoch: each model in its colour (``core.palette``), one dash style
+    per split.
 
     ``records`` are long rows ``{model, epoch, metric, split, value}``
     (``core.compare.history_records``; ``core.progress.curve_records`` adds running
@@ -21,8 +23,7 @@ def training_curves(records: list[dict], height: int = 420) -> go.Figure | None:
     if curves.empty:
         return None
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
-    palette = px.colors.qualitative.Plotly
-    for i, model in enumerate(curves["model"].unique()):
+    for model in curves["model"].unique():
         for col, metric in enumerate(("loss", "accuracy"), start=1):
             for split, dash in SPLIT_DASH.items():
                 part = curves[
@@ -40,7 +41,7 @@ def training_curves(records: list[dict], height: int = 420) -> go.Figure | None:
                         name=f"{model} · {split}",
                         legendgroup=f"{model}{split}",
                         showlegend=col == 1,
-                        line=dict(color=palette[i % len(palette)], dash=dash),
+                        line=dict(color=model_colour(model), dash=dash),
                     ),
                     row=1,
                     col=col,
