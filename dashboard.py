@@ -19,6 +19,7 @@ st.set_page_config(page_title="CIFAR-10 CNN studio", page_icon=":material/image:
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
     st.Page("pages/comparison.py", title="Model comparison", icon=":material/compare:"),
+    st.Page("pages/agreement.py", title="Agreement sets", icon=":material/join_inner:"),
     st.Page("pages/per_class.py", title="Per-class metrics", icon=":material/grid_on:"),
     st.Page("pages/augmentation.py", title="Augmentation preview", icon=":material/shuffle:"),
     st.Page("pages/live.py", title="Live classification", icon=":material/photo_camera:"),

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts
+from core import abstain, charts, ood
+from core.palette import by_any_label
 from core.robustness import CORRUPTIONS, summary_line
 from ui import common
 
@@ -64,6 +65,32 @@ if chosen:
     st.plotly_chart(fig, width="stretch")
     st.caption("Points below the diagonal: more confident than right (over-confident).")
 
+# --- abstaining (issue 21) ----------------------------------------------------------------------
+st.header("What if it may say “not sure”?")
+st.write(
+    "A model that abstains below a confidence answers only the images it is surer of. The "
+    "risk-coverage curve shows its accuracy on the images it answers against the share it "
+    "answers, most confident first: at 100 % it answers everything (its plain accuracy). The "
+    "confidence is temperature-scaled where the model has a temperature."
+)
+short = common.short_labels(ready)
+curves = {short[n]: common.risk_coverage(n) for n in ready}
+st.plotly_chart(
+    abstain.risk_coverage_figure(curves, by_any_label()), width="stretch", key="risk_coverage"
+)
+summary = abstain.summary_rows(curves)
+st.dataframe(
+    summary.style.format({c: "{:.2f}" if "below" in c else "{:.1%}" for c in summary.columns[1:]}),
+    hide_index=True,
+    width="stretch",
+)
+unscaled = [common.title(n) for n in ready if common.temperature(n) is None]
+st.caption(
+    "Abstain below: the temperature-scaled confidence under which the model says “not sure” to "
+    "answer that share of the test images (the Live page's slider uses the same confidence)."
+    + (f" No temperature, so raw confidence: {', '.join(unscaled)}." if unscaled else "")
+)
+
 # --- robustness -------------------------------------------------------------------------------
 st.header("How does it hold up?")
 results = {name: r for name in ready if (r := common.robustness(name))}
@@ -93,3 +120,31 @@ if missing:
         + ", ".join(f"`python -m core.robustness {n}`" for n in missing)
         + " (a few minutes per model on two cores)."
     )
+
+# --- unfamiliar images (issue 21) ---------------------------------------------------------------
+st.header("Does it notice an image unlike CIFAR-10?")
+ood_summaries = {n: s for n in ready if (s := ood.summary(n, common.root()))}
+if ood_summaries:
+    st.write(
+        "Each model scores how unlike the training images an upload is, from its penultimate "
+        "features; above a threshold that 95 % of CIFAR-10 validation images stay below, the "
+        "Live page warns that the answers are guesses. Measured on the unfamiliar test set "
+        "(photos and renders of none of the ten classes, kept apart from the set the method "
+        "was chosen on)."
+    )
+    titles = {n: common.title(n) for n in ood_summaries}
+    table = pd.DataFrame(ood.table_rows(ood_summaries, titles))
+    percent = {c: "{:.1%}" for c in ("detected at 5% false alarms", "CIFAR-10 test flagged")}
+    st.dataframe(
+        table.style.format({**percent, "AUROC": "{:.3f}", "threshold": "{:.4g}"}),
+        hide_index=True,
+        width="stretch",
+    )
+    st.plotly_chart(ood.detection_figure(ood_summaries, titles), width="stretch", key="ood")
+    st.caption(
+        "“decides”: the model whose score the Live page and `python -m core.predict --json` "
+        "use. " + " ".join(f"`{s['command']}`" for s in ood_summaries.values())
+    )
+ood_missing = [n for n in ready if n not in ood_summaries]
+if ood_missing:
+    st.info(f"No unfamiliar-image statistics yet: `python -m core.ood {' '.join(ood_missing)}`.")

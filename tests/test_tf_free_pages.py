@@ -21,6 +21,7 @@ SHIPPED = ROOT / "artifacts"
 PAGES = {  # page -> its title
     "pages/overview.py": "CIFAR-10 CNN studio",
     "pages/comparison.py": "Model comparison",
+    "pages/agreement.py": "Agreement sets",
     "pages/per_class.py": "Per-class metrics and confusion matrices",
     "pages/mistakes.py": "Where the models fail",
     "pages/trust.py": "Calibration and robustness",
