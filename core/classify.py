@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core import ood
 from core.batcher import Busy
 from core.images import decode_many, one_line
 from core.predictor import Prediction, Predictor, SharedPredictor
@@ -28,6 +29,8 @@ class Classified:
     error: str | None
     top: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # model -> top-k
     failed: dict[str, str] = field(default_factory=dict)  # model -> why it gave no answer
+    probs: dict[str, np.ndarray] = field(default_factory=dict)  # model -> all 10 probabilities
+    unfamiliar: ood.Verdict | None = None  # how unlike CIFAR-10 it is (core.ood), if judged
 
     @property
     def top1(self) -> dict[str, str]:
@@ -61,6 +64,7 @@ def classify_files(
             probs = predictor.predict_each(np.stack([d.array for d in good]))
         except Busy as exc:
             busy = str(exc)
+    scores, judge = probs.pop(ood.SCORE_KEY, None), getattr(predictor, "judge", None)
     results, row = [], 0
     for d in decoded:
         if d.array is None or busy:
@@ -69,7 +73,9 @@ def classify_files(
         answered = {m: p for m, p in probs.items() if not isinstance(p, BaseException)}
         top = {model: Prediction(model, p[row]).top(k) for model, p in answered.items()}
         failed = {m: _reason(e) for m, e in probs.items() if isinstance(e, BaseException)}
-        results.append(Classified(d.name, d.array, None, top, failed))
+        probs_row = {model: p[row] for model, p in answered.items()}
+        verdict = judge.verdict(scores[row]) if judge and scores is not None else None
+        results.append(Classified(d.name, d.array, None, top, failed, probs_row, verdict))
         row += 1
     for name, _ in extra:
         results.append(

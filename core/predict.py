@@ -68,11 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                     m: [{"class": c, "probability": round(p, 6)} for c, p in top]
                     for m, top in res.top.items()
                 },
+                **(res.unfamiliar.as_json() if res.unfamiliar else {}),
                 **({"failed": res.failed} if res.failed else {}),
             }
         )
         if not args.json:
             print(res.name)
+            if res.unfamiliar and res.unfamiliar.unfamiliar:
+                print(f"  warning: {res.unfamiliar.message()}")
             for m, top in res.top.items():
                 shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
                 print(f"  {m:<18} {shown}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import artifacts
+from core import artifacts, ood
 from core.batcher import DynamicBatcher
 from core.data import CLASS_NAMES, scale
 from core.registry import REGISTRY
@@ -31,10 +31,15 @@ class Prediction:
 class Predictor:
     """Loaded models by name; one copy per process, safe to call from several threads."""
 
-    def __init__(self, models: dict):
+    def __init__(self, models: dict, judge: ood.Judge | None = None):
         self.models = models
+        # The model whose features decide the unfamiliar-image flag (core.ood), if loaded.
+        self.judge = judge if judge is not None and judge.model in models else None
         self._locks = {name: threading.Lock() for name in models}
-        self._graphs = {name: compiled(model) for name, model in models.items()}
+        self._graphs = {
+            name: compiled(model, self.judge if self.judge and name == self.judge.model else None)
+            for name, model in models.items()
+        }
 
     @classmethod
     def from_artifacts(
@@ -64,7 +69,7 @@ class Predictor:
                 models[name] = model
             except artifacts.ArtifactError as exc:
                 failed[name] = f"broken: {exc}"
-        return cls(models), failed
+        return cls(models, ood.Judge.from_artifacts(list(models), root)), failed
 
     def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """(N, 32, 32, 3) floats in [0, 1] -> {model: (N, 10) probabilities}; raises the first
@@ -76,16 +81,30 @@ class Predictor:
         return out
 
     def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
-        """Like ``predict``, but a model that fails gives its exception, not the whole call."""
+        """Like ``predict``, but a model that fails gives its exception, not the whole call.
+
+        With a ``judge``, ``out[ood.SCORE_KEY]`` holds its unfamiliar-image scores, taken from
+        the same call as its probabilities.
+        """
         batch = np.asarray(batch, dtype=np.float32)
         out: dict[str, np.ndarray | Exception] = {}
-        for name, graph in self._graphs.items():
+        for name in self._graphs:
             try:
-                with self._locks[name]:
-                    out[name] = np.asarray(graph(batch), dtype=np.float32)
+                probs, features = self._run(name, batch)
+                out[name] = probs
+                if features is not None:
+                    out[ood.SCORE_KEY] = self.judge.scorer.score(features)
             except Exception as exc:  # noqa: BLE001 - reported as this model's answer
                 out[name] = exc
         return out
+
+    def _run(self, name: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(probabilities, penultimate features of the judge, else None) of one model."""
+        with self._locks[name]:
+            answer = self._graphs[name](batch)
+        if isinstance(answer, (list, tuple)):
+            return np.asarray(answer[0], np.float32), np.asarray(answer[1], np.float32)
+        return np.asarray(answer, dtype=np.float32), None
 
     def latency_ms(self, name: str, repeats: int = 20) -> float:
         """Median milliseconds for one 32x32 image through ``name``'s compiled graph, the path
@@ -93,10 +112,9 @@ class Predictor:
         x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
         times = []
         for i in range(repeats + 1):
-            with self._locks[name]:
-                started = time.perf_counter()
-                np.asarray(self._graphs[name](x))
-                elapsed = time.perf_counter() - started
+            started = time.perf_counter()
+            self._run(name, x)
+            elapsed = time.perf_counter() - started
             if i:  # the first call traces the graph
                 times.append(elapsed)
         return float(np.median(times) * 1000)
@@ -118,6 +136,7 @@ class SharedPredictor:
     def __init__(self, predictor: Predictor, batcher: DynamicBatcher | None = None):
         self.predictor = predictor
         self.models = predictor.models
+        self.judge = predictor.judge
         self.batcher = batcher or DynamicBatcher()
         self.batcher.register(self.PREDICT, predictor.predict_each, priority=0)
         self._cams: dict = {}
@@ -169,10 +188,16 @@ class SharedPredictor:
         return heatmaps
 
 
-def compiled(model):
+def compiled(model, judge: ood.Judge | None = None):
     """``model`` called as one compiled TensorFlow graph rather than eagerly, op by op: a single
-    image through the six-view Model 2 took 355 ms eagerly (p50, ``bench/models.py``)."""
+    image through the six-view Model 2 took 355 ms eagerly (p50, ``bench/models.py``).
+
+    With the ``judge`` of unfamiliar images, the graph gives [probabilities, the features its
+    score needs] (``core.ood.serving_model``).
+    """
     import tensorflow as tf
 
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-    return tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    parts = judge and tuple(name for name, _ in judge.scorer.layout)
+    graph = ood.serving_model(model, parts) if parts else model
+    return tf.function(lambda x: graph(x, training=False), input_signature=[spec])

@@ -3,14 +3,17 @@
 import numpy as np
 import streamlit as st
 
+from core import abstain
 from core.classify import MAX_FILES, classify_files
 from core.data import CLASS_NAMES
 from core.images import MAX_BYTES, SUPPORTED_FORMATS
+from core.palette import short_label
 from ui import common
 
 common.require_dashboard()
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+CARDS_PER_ROW = 3
 
 st.title("Live classification")
 st.write(
@@ -36,6 +39,16 @@ uploads = left.file_uploader(
     max_upload_size=MAX_BYTES // 2**20,  # Streamlit's server counts MB as 2**20 bytes
 )
 k = right.slider("Top-k classes", 1, 10, 3)
+abstain_below = right.slider(
+    "Abstain below p",
+    0.0,
+    1.0,
+    0.5,
+    0.05,
+    key="live_abstain",
+    help="Mark an answer “not sure” when the model's confidence in it (temperature-scaled, as on "
+    "the Calibration page) is below p; 0 turns it off. The answer stays shown.",
+)
 show_cam = right.toggle("Grad-CAM heatmaps", value=True, key="live_cam")
 cam_target = right.selectbox(
     "Heatmap for",
@@ -68,24 +81,37 @@ for i, res in enumerate(results):
         continue
     st.subheader(res.name)
     models = list(res.top)
-    cols = st.columns([1] + [2] * len(models))
-    cols[0].image(common.pixelated(res.image, 4), caption="what the models see (32x32)")
+    # The verdict over the whole width: in the picture's narrow column it wrapped word by word.
     if res.agree is True:
-        cols[0].success(f"All models agree: **{res.top1[models[0]]}**")
+        st.success(f"All models agree: **{res.top1[models[0]]}**")
     elif res.agree is False:
-        picks = ", ".join(f"{common.title(m)}: {c}" for m, c in res.top1.items())
-        cols[0].warning(f"The models disagree ({picks})")
+        picks = ", ".join(f"{short_label(m)}: {c}" for m, c in res.top1.items())
+        st.warning(f"The models disagree ({picks})")
+    if res.unfamiliar is not None and res.unfamiliar.unfamiliar:  # core.ood; answers stay
+        st.warning(res.unfamiliar.message(), icon=":material/travel_explore:")
+    for model, reason in res.failed.items():
+        st.error(f"{common.title(model)} gave no answer ({reason}).")
+    picture, cards = st.columns([1, 5])
+    picture.image(common.pixelated(res.image, 4), caption="what the models see (32x32)")
+    # At most three cards a row: five or six in one row left each ~100 px wide at 1280 px.
+    slots = [
+        col for _ in range(0, len(models), CARDS_PER_ROW) for col in cards.columns(CARDS_PER_ROW)
+    ]
     # Native progress bars, not Plotly: a Plotly chart costs the browser 0.3-0.6 s per upload
     # (and ~3 s the first time it loads plotly.js), which alone breaks the one-second target.
-    for col, model in zip(cols[1:], models, strict=True):
+    # Short labels in the cards (a full title wrapped over three lines), the title as tooltip.
+    for col, model in zip(slots, models, strict=False):
         box = col.container(border=True, key=f"pred_{i}_{model}")
-        box.markdown(f"**{common.title(model)}**: {res.top1[model]}")
+        box.markdown(f"**{short_label(model)}**: {res.top1[model]}", help=common.title(model))
         for cls, prob in res.top[model]:
             box.progress(min(max(prob, 0.0), 1.0), text=f"{cls} · {prob:.1%}")
+        sure = abstain.confidence(res.probs[model], common.temperature(model))
+        if sure < abstain_below:
+            box.markdown(
+                f":orange[:material/help: **not sure**] ({sure:.0%} < {abstain_below:.0%})"
+            )
         if show_cam:
             cam_slots.append((res.image, model, res.top1[model], box.empty()))
-    for model, reason in res.failed.items():
-        cols[0].error(f"{common.title(model)} gave no answer ({reason}).")
 
 # Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
 # model with all of this page's images, batched with other sessions' and served only while no

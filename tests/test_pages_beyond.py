@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import artifacts, calibration, mistakes
+from core import abstain, artifacts, calibration, mistakes
 from core.data import CLASS_NAMES
 from core.samples import load_test_images
 from tests.conftest import FAKE_MODELS
@@ -131,7 +131,19 @@ def test_trust_page_shows_calibration_and_robustness(fake_root, monkeypatch):
         assert float(table["ECE after T"][i]) == pytest.approx(core["test"]["ece_after"], abs=5e-5)
     markdown = _texts(at.markdown)
     assert "**Custom CNN**: " in markdown and "mean accuracy under corruption" in markdown
-    assert len(at.get("plotly_chart")) == 1 + 6  # reliability diagram, one per corruption
+    # reliability diagram, risk-coverage curves, one per corruption
+    assert len(at.get("plotly_chart")) == 2 + 6
+    abstaining = at.dataframe[1].value
+    assert list(abstaining["model"]) == ["Custom", "Model 1"]
+    for i, name in enumerate(FAKE_MODELS):
+        preds = artifacts.Artifact(name, fake_root).predictions()
+        t = calibration.for_artifact(name, fake_root)["temperature"]
+        curve = abstain.risk_coverage(preds["y_true"], preds["probs"], t)
+        accuracy = float((preds["probs"].argmax(1) == preds["y_true"]).mean())
+        assert abstaining["accuracy answering all"][i] == pytest.approx(accuracy)
+        assert abstaining["accuracy answering 80%"][i] == pytest.approx(
+            abstain.accuracy_at(curve, 0.8)
+        )
     assert "python -m core.robustness vgg12" in _texts(at.info)
 
 
@@ -142,9 +154,13 @@ def test_report_page_offers_the_report_and_shows_model_cards(fake_root, monkeypa
         "Model 1 (12-layer VGG) (`vgg12`)",
     ]
     assert "Tiny custom" in _texts(at.markdown)
+    slides = [b.proto for b in at.get("download_button")]
+    assert [b.label for b in slides] == ["Download slides (.pptx)"]
+    assert slides[0].deferred_file_id, "the deck is built when the button is clicked"
     at.button[0].click().run()
     _ok(at)
-    assert len(at.get("download_button")) == 1
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download report.html", "Download slides (.pptx)"]
 
 
 def _png(colour) -> bytes:
@@ -165,6 +181,21 @@ def test_live_page_draws_a_heatmap_beside_each_prediction(fake_root, monkeypatch
     at.toggle(key="live_cam").set_value(False).run()
     _ok(at)
     assert not [c for c in _captions(at) if c.startswith("Grad-CAM")]
+
+
+def test_live_page_marks_answers_below_the_abstain_slider_not_sure(fake_root, monkeypatch):
+    at = _app("pages/live.py", fake_root, monkeypatch)
+    at.toggle(key="live_cam").set_value(False)
+    at.slider(key="live_abstain").set_value(1.0)
+    at.file_uploader[0].set_value([("red.png", _png((200, 30, 30)), "image/png")]).run()
+    _ok(at)
+    unsure = [m.value for m in at.markdown if "**not sure**" in m.value]
+    assert len(unsure) == len(FAKE_MODELS), "every confidence is below 100%"
+    assert all(text.endswith("< 100%)") for text in unsure)
+    assert len(at.get("progress")) == 3 * len(FAKE_MODELS), "the answers stay shown"
+    at.slider(key="live_abstain").set_value(0.0).run()
+    _ok(at)
+    assert not [m for m in at.markdown if "**not sure**" in m.value], "0 turns it off"
 
 
 def test_per_class_cell_images_get_grad_cam_on_request(fake_root, monkeypatch):
