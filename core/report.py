@@ -1,12 +1,15 @@
 """Take it to the meeting: one self-contained HTML report of every trained model.
 
     python -m core.report [--out report.html] [--examples 6]
+    python -m core.report --pptx deck.pptx         # the slide deck instead (core.slides)
 
 The file opens offline in any browser: plotly.js, the styles and every image (PNG ``data:``
 URIs) are inside it; it loads no remote script, style or font. It holds the model table with
-bootstrap 95 % intervals, McNemar's test between the models, the reference comparison,
-confusion matrices, per-class F1, calibration (ECE, temperature, reliability diagram),
-robustness under corruptions (from each artifact's ``robustness.json``), a few test images with
+bootstrap 95 % intervals, McNemar's test between the models, the agreement sets (which images
+which models get right), the reference comparison, confusion matrices, per-class F1,
+calibration (ECE, temperature, reliability diagram), risk-coverage curves (abstaining),
+robustness under corruptions (from each artifact's ``robustness.json``), unfamiliar-image
+detection (``ood.json``), a few test images with
 each model's answer and Grad-CAM heatmap, and each model's card. The dashboard's download button
 calls ``build_report`` too.
 """
@@ -28,7 +31,19 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from core import artifacts, atomic, calibration, charts, compare, robustness, stats
+from core import (
+    abstain,
+    agreement,
+    artifacts,
+    atomic,
+    calibration,
+    charts,
+    compare,
+    ood,
+    palette,
+    robustness,
+    stats,
+)
 from core.data import CLASS_NAMES, scale
 from core.reference import REFERENCE
 
@@ -158,7 +173,7 @@ def _confusion_section(names: list[str], data: dict) -> str:
         fig.update_layout(width=560)
         parts.append(f"<div>{_figure(fig)}</div>")
     parts.append("</div><h3>F1 per class</h3>")
-    parts.append(_figure(charts.per_class_figure({n: data[n]["metrics"] for n in names})))
+    parts.append(_figure(charts.per_class_figure({_title(n): data[n]["metrics"] for n in names})))
     return "\n".join(parts)
 
 
@@ -199,6 +214,82 @@ def _calibration_section(names: list[str], data: dict, root) -> str:
             + " --data PATH</code> adds them.</p>"
         )
     return "\n".join(out)
+
+
+def _agreement_section(names: list[str], data: dict) -> str:
+    """Agreement sets (``core.agreement``): the UpSet-style chart and the largest patterns."""
+    y_true = data[names[0]]["preds"]["y_true"]
+    same = [n for n in names if np.array_equal(data[n]["preds"]["y_true"], y_true)]
+    if len(same) < 2:
+        return ""
+    labels = {n: palette.short_label(n) for n in same}
+    correct = agreement.correctness(y_true, {n: data[n]["preds"]["probs"] for n in same})
+    table = agreement.patterns(correct, labels, agreement.default_groups(same))
+    top = table.head(10)[["pattern", "images", "share"]].assign(
+        share=lambda t: t["share"].map("{:.1%}".format)
+    )
+    return "\n".join(
+        [
+            "<h2>Agreement sets: which images which models get right</h2>",
+            f"<p class='muted'>Each of the {len(y_true):,} test images falls in one pattern: the "
+            f"set of models ({', '.join(_esc(labels[n]) for n in same)}) that get it right. "
+            f"{len(table)} of the {2 ** len(same)} possible patterns occur; filled dots: right."
+            "</p>",
+            _figure(agreement.upset_figure(table, labels, palette.by_any_label())),
+            "<h3>The largest patterns</h3>",
+            _table(top),
+        ]
+    )
+
+
+def _abstain_section(names: list[str], data: dict, root) -> str:
+    """Risk-coverage curves (``core.abstain``): accuracy when the model may say "not sure"."""
+    curves = {}
+    for name in names:
+        preds = data[name]["preds"]
+        t = abstain.temperature(name, root)
+        curves[palette.short_label(name)] = abstain.risk_coverage(
+            preds["y_true"], preds["probs"], t
+        )
+    summary = abstain.summary_rows(curves)
+    for column in summary.columns[1:]:
+        fmt = "{:.2f}" if "below" in column else "{:.1%}"
+        summary[column] = summary[column].map(fmt.format)
+    return "\n".join(
+        [
+            "<h2>What if it may say \u201cnot sure\u201d? Risk-coverage</h2>",
+            "<p class='muted'>Each model answers its most confident test images first "
+            "(temperature-scaled confidence where it has a temperature) and abstains on the "
+            "rest: accuracy on the answered images against the share answered.</p>",
+            _figure(abstain.risk_coverage_figure(curves, palette.by_any_label())),
+            _table(summary),
+        ]
+    )
+
+
+def _unfamiliar_section(names: list[str], root) -> str:
+    """Unfamiliar-image detection (``core.ood``): the table of the Trust page and its figure."""
+    summaries = {n: s for n in names if (s := ood.summary(n, root))}
+    if not summaries:
+        return ""
+    titles = {n: _title(n) for n in summaries}
+    frame = pd.DataFrame(ood.table_rows(summaries, titles))
+    for col in ("detected at 5% false alarms", "CIFAR-10 test flagged"):
+        frame[col] = frame[col].map("{:.1%}".format)
+    frame["AUROC"] = frame["AUROC"].map("{:.3f}".format)
+    frame["threshold"] = frame["threshold"].map("{:.4g}".format)
+    return "\n".join(
+        [
+            "<h2>Does it notice an image unlike CIFAR-10?</h2>",
+            _table(frame),
+            "<p class='muted'>On the unfamiliar test set (photos shipped with scikit-image and "
+            "scikit-learn and rendered patterns, none of the ten classes, apart from the set the "
+            "method was chosen on); the threshold lets 95 % of CIFAR-10 validation images pass. "
+            + " ".join(f"<code>{_esc(s['command'])}</code>" for s in summaries.values())
+            + "</p>",
+            _figure(ood.detection_figure(summaries, titles)),
+        ]
+    )
 
 
 def _robustness_section(names: list[str], root) -> str:
@@ -332,10 +423,13 @@ def build_report(
     else:
         body += [
             _models_section(names, data, n_boot),
+            _agreement_section(names, data),
             _reference_section(names, data),
             _confusion_section(names, data),
             _calibration_section(names, data, root),
+            _abstain_section(names, data, root),
             _robustness_section(names, root),
+            _unfamiliar_section(names, root),
             _gradcam_section(names, root, n_examples) if n_examples else "",
             _cards_section(names, data, root),
         ]
@@ -373,10 +467,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=6, help="test images with Grad-CAM")
     parser.add_argument("--artifacts", help="artifacts folder (default: artifacts/)")
     parser.add_argument(
+        "--pptx", metavar="FILE", help="write the slide deck (core.slides) here, not the HTML"
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
     )
     args = parser.parse_args(argv)
     started = time.time()
+    if args.pptx:
+        from core import slides
+
+        deck = slides.write_deck(args.pptx, args.artifacts, args.examples)
+        print(f"{deck}: {deck.stat().st_size / 1e6:.1f} MB ({time.time() - started:.0f} s)")
+        return 0
     out = write_report(args.out, args.artifacts, args.examples)
     print(
         f"{out}: {out.stat().st_size / 1e6:.1f} MB, self-contained ({time.time() - started:.0f} s)"

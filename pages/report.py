@@ -36,6 +36,23 @@ else:
         on_click=lambda: st.session_state.update(report_wanted=True),
     )
 
+st.subheader("Slides")
+st.write(
+    "The findings as an editable PowerPoint deck (16:9, native charts): one finding per slide, "
+    "each with speaker notes that give the numbers and the command behind them. The same file "
+    "as `python -m core.report --pptx deck.pptx`."
+)
+if ready:
+    st.download_button(
+        "Download slides (.pptx)",
+        data=common.slides_pptx,  # built when clicked (about a minute: Grad-CAM), then cached
+        file_name="cifar10-slides.pptx",
+        mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        icon=":material/slideshow:",
+        help="Builds the deck when clicked, which takes a minute: it loads every model for the "
+        "Grad-CAM examples.",
+    )
+
 # --- model cards ------------------------------------------------------------------------------
 st.header("Model cards")
 st.caption("Each artifact's MODEL_CARD.md: data, command, training time, machine and metrics.")

@@ -1,5 +1,6 @@
 """The HTML report: self-contained, every ready model with its numbers (core.report)."""
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -76,3 +77,19 @@ def test_cli_writes_the_file_atomically(fake_root, tmp_path, capsys):
 def test_report_with_no_trained_model_says_so(tmp_path):
     text = report.build_report(tmp_path, n_examples=0)
     assert "No model is trained yet" in text
+
+
+def test_report_holds_the_agreement_sets_and_the_risk_coverage_curves(html, fake_root):
+    from core import abstain, agreement
+
+    preds = {n: artifacts.Artifact(n, fake_root).predictions() for n in FAKE_MODELS}
+    y_true = preds[FAKE_MODELS[0]]["y_true"]
+    correct = agreement.correctness(y_true, {n: p["probs"] for n, p in preds.items()})
+    table = agreement.patterns(correct, {"custom": "Custom", "vgg12": "Model 1"})
+    assert "Agreement sets" in html and "The largest patterns" in html
+    for pattern, images in zip(table["pattern"], table["images"], strict=True):
+        assert re.search(rf"<td>{pattern}</td>\s*<td>{images}</td>", html), pattern
+    assert "Risk-coverage" in html and "share of images answered (coverage)" in html
+    t = abstain.temperature("custom", fake_root)
+    curve = abstain.risk_coverage(y_true, preds["custom"]["probs"], t)
+    assert f"<td>{abstain.accuracy_at(curve, 0.9):.1%}</td>" in html

@@ -452,3 +452,56 @@ def _report(root_: str, key: tuple) -> bytes:
 def report_html() -> bytes:
     """The self-contained HTML report of ``python -m core.report``, built once per artifacts."""
     return _report(root(), all_stamps())
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _slides(root_: str, key: tuple, day: str) -> bytes:
+    import datetime as dt
+
+    from core.slides import build_deck
+
+    return build_deck(root_, date=dt.date.fromisoformat(day))
+
+
+def slides_pptx() -> bytes:
+    """The slide deck of ``python -m core.report --pptx``, built once per artifacts and day
+    (the date is on its title slide). Called by the download button when it is clicked."""
+    import datetime as dt
+
+    return _slides(root(), all_stamps(), dt.date.today().isoformat())
+
+
+# --- Agreement sets and abstaining (issue 21): no TensorFlow ---------------------------------
+
+
+def short_labels(names: list[str]) -> dict[str, str]:
+    """name -> the model's short label ("Model 2", ``core.palette``), for charts and patterns."""
+    from core.palette import short_label
+
+    return {name: short_label(name) for name in names}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _temperature(root_: str, name: str, stamp_) -> float | None:
+    from core.abstain import temperature as stored
+
+    return stored(name, root_)
+
+
+def temperature(name: str) -> float | None:
+    """The model's temperature T (``core.abstain.temperature``), or None without one."""
+    return _temperature(root(), name, stamp(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _risk_coverage(root_: str, name: str, stamp_):
+    from core.abstain import risk_coverage as curve
+
+    preds = artifacts.Artifact(name, root_).predictions()
+    return curve(preds["y_true"], preds["probs"], _temperature(root_, name, stamp_))
+
+
+def risk_coverage(name: str):
+    """The model's risk-coverage curve over its stored test predictions, with its
+    temperature-scaled confidence (``core.abstain.risk_coverage``)."""
+    return _risk_coverage(root(), name, stamp(name))
