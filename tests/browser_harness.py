@@ -74,6 +74,7 @@ CHROMIUM_ARGS = [
 PAGES = {
     "Overview": ("", "CIFAR-10 CNN studio"),
     "Model comparison": ("comparison", "Model comparison"),
+    "Agreement sets": ("agreement", "Agreement sets"),
     "Per-class metrics": ("per_class", "Per-class metrics and confusion matrices"),
     "Augmentation preview": ("augmentation", "Augmentation preview"),
     "Live classification": ("live", "Live classification"),
@@ -91,8 +92,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, timeout: float = 180.0):
-    """Yield (base_url, seconds until the server answered its health check)."""
+def streamlit_server(
+    env: dict | None = None, timeout: float = 180.0, script: str | Path = "dashboard.py"
+):
+    """Yield (base_url, seconds until the server answered its health check) of ``script``."""
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -101,7 +104,7 @@ def streamlit_server(env: dict | None = None, timeout: float = 180.0):
             "-m",
             "streamlit",
             "run",
-            "dashboard.py",
+            str(script),
             "--server.port",
             str(port),
             "--server.headless",
@@ -156,8 +159,34 @@ def upload(page, files: list[Path], timeout_ms: int = 120_000) -> None:
     uploader.set_input_files([str(f) for f in files], timeout=timeout_ms)
 
 
-def wait_for_predictions(page, titles: list[str], timeout_ms: int = 120_000) -> None:
-    """Wait until every model's result box ("<model title>: <class>" over its bars) is drawn."""
-    for title in titles:
-        box = page.locator('[class*="st-key-pred_"]', has_text=f"{title}: ").first
+def wait_for_predictions(page, labels: list[str], timeout_ms: int = 120_000) -> None:
+    """Wait until every model's result box ("<short label>: <class>" over its bars, as
+    ``core.palette.short_label`` names the model) is drawn."""
+    for label in labels:
+        box = page.locator('[class*="st-key-pred_"]', has_text=f"{label}: ").first
         box.locator('[data-testid="stProgress"]').first.wait_for(timeout=timeout_ms)
+
+
+def disagreed_test_image(folder: Path) -> Path:
+    """A 32x32 PNG (classified as is, no resizing) of the first shipped test image on which the
+    trained models' stored answers differ, so that the Live page shows "The models disagree";
+    the first test image when they agree on every one."""
+    import numpy as np
+    from PIL import Image
+
+    from core import artifacts
+    from core.registry import REGISTRY
+    from core.samples import load_test_images
+
+    samples = load_test_images()
+    answers = [
+        artifacts.Artifact(n).predictions()["probs"].argmax(axis=1)
+        for n in REGISTRY
+        if artifacts.Artifact(n).status().ready
+    ]
+    answers = [a for a in answers if len(a) == len(samples)]
+    differ = np.flatnonzero(np.ptp(np.stack(answers), axis=0) > 0) if answers else []
+    row = int(differ[0]) if len(differ) else 0
+    path = Path(folder) / f"test_image_{row}.png"
+    Image.fromarray(samples.images[row]).save(path)
+    return path

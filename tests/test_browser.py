@@ -13,6 +13,7 @@ from core import artifacts
 from core.deployment import VIEWER_ENV
 from core.images import MAX_BYTES
 from core.models import REGISTRY
+from core.palette import short_label
 from tests.browser_harness import (
     CHROMIUM_ARGS,
     PAGES,
@@ -118,7 +119,7 @@ def test_uploaded_image_gets_every_models_prediction(browser_page, tmp_path):
     upload(page, [image, bad])
     page.get_by_text("what the models see (32x32)").wait_for(timeout=120_000)
     wait_rendered(page)
-    wait_for_predictions(page, [REGISTRY[name].title for name in ready])
+    wait_for_predictions(page, [short_label(name) for name in ready])
     assert page.get_by_text("notes.jpg: not a recognised image file").count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SCREENSHOTS / "live_uploaded.png"), full_page=True)
@@ -192,7 +193,7 @@ def test_an_upload_under_the_cap_is_classified_and_the_server_refuses_one_over_i
         shown = page.get_by_text("what the models see (32x32)")
         shown.or_(refused).first.wait_for(timeout=120_000)
         assert refused.count() == 0, chip.inner_text()
-        wait_for_predictions(page, [REGISTRY[name].title for name in ready])
+        wait_for_predictions(page, [short_label(name) for name in ready])
         wait_rendered(page)
         assert len(sent) == 1
         assert sent[0].response().status == 204
@@ -219,3 +220,39 @@ def test_an_upload_under_the_cap_is_classified_and_the_server_refuses_one_over_i
         assert (response.status, response.read()) == (413, b"File too large")
     finally:
         conn.close()
+
+
+def test_agreement_page_counts_the_patterns_and_a_box_over_a_bar_shows_its_images(browser_page):
+    from core import agreement
+    from core.palette import short_label
+
+    url, page = browser_page
+    ready = [n for n in REGISTRY if artifacts.Artifact(n).status().ready]
+    preds = {n: artifacts.Artifact(n).predictions() for n in ready}
+    y_true = preds[ready[0]]["y_true"]
+    same = {n: p["probs"] for n, p in preds.items() if len(p["y_true"]) == len(y_true)}
+    correct = agreement.correctness(y_true, same)
+    table = agreement.patterns(
+        correct, {n: short_label(n) for n in same}, agreement.default_groups(same)
+    )
+    counts = dict(zip(table["pattern"], table["images"], strict=True))
+
+    page.goto(f"{url}/agreement")
+    wait_rendered(page)
+    summary = page.locator("p", has_text="All right:").first.inner_text()
+    assert f"All right: {counts['all right']:,} · all wrong: {counts['all wrong']:,}" in summary
+    bars = page.locator(".js-plotly-plot .barlayer .point")
+    bars.first.wait_for(timeout=60_000)
+    assert bars.count() == min(20, len(table))
+    # The page first shows the largest pattern but "all right" (bar 0 or 1); click bar 2.
+    third = table["pattern"][2]
+    assert page.get_by_text(f"{third}: {counts[third]:,} test images").count() == 0
+    # A box dragged over the bar selects it (a plain click selects nothing in Streamlit's chart).
+    box = bars.nth(2).bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] - 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 1, steps=8)
+    page.mouse.up()
+    page.get_by_text(f"{third}: {counts[third]:,} test images").wait_for(timeout=60_000)
+    wait_rendered(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
