@@ -151,6 +151,19 @@ def wait_rendered(page, timeout_ms: int = 120_000) -> None:
     )
 
 
+@contextlib.contextmanager
+def fresh_server_and_browser(env: dict | None = None, viewport: tuple[int, int] = (1400, 1000)):
+    """(base URL, browser page) of a newly started `streamlit run dashboard.py`, for a test."""
+    chromium, playwright = require_playwright()
+    with streamlit_server(env) as (url, _), playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            width, height = viewport
+            yield url, browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
 def upload(page, files: list[Path], timeout_ms: int = 120_000) -> None:
     """Upload ``files`` once the Live page's uploader is there (the first visit of a server
     prepares every model's graphs first: seconds per model, more on a busy machine)."""

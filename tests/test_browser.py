@@ -15,11 +15,9 @@ from core.images import MAX_BYTES
 from core.models import REGISTRY
 from core.palette import short_label
 from tests.browser_harness import (
-    CHROMIUM_ARGS,
     PAGES,
     ROOT,
-    require_playwright,
-    streamlit_server,
+    fresh_server_and_browser,
     upload,
     wait_for_predictions,
     wait_rendered,
@@ -33,21 +31,9 @@ SCREENSHOTS = ROOT / "screenshots"
 TOO_LARGE = "File must be 20.0MB or smaller."
 
 
-@contextlib.contextmanager
-def _fresh_server_and_browser(env: dict | None = None):
-    """(base URL, browser page) of a newly started `streamlit run dashboard.py`."""
-    chromium, playwright = require_playwright()
-    with streamlit_server(env) as (url, _), playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield url, browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
-
-
 @pytest.fixture(scope="module")
 def browser_page():
-    with _fresh_server_and_browser() as (url, page):
+    with fresh_server_and_browser() as (url, page):
         yield url, page
 
 
@@ -55,7 +41,7 @@ def test_a_fresh_servers_first_visit_by_deep_link_gets_the_page_inside_the_dashb
     # Before any st.navigation call, Streamlit would run a deep-linked page file on its own,
     # without the dashboard's sidebar and navigation (ui.common.require_dashboard).
     path, heading = PAGES["Model comparison"]
-    with _fresh_server_and_browser() as (url, page):
+    with fresh_server_and_browser() as (url, page):
         page.goto(f"{url}/{path}")
         wait_rendered(page)
         assert [h.inner_text().strip() for h in page.locator("h1").all()] == [heading]
@@ -67,7 +53,7 @@ def test_a_fresh_servers_first_visit_by_deep_link_gets_the_page_inside_the_dashb
 
 def test_the_viewer_has_no_train_page_not_even_by_deep_link():
     train_path, train_heading = PAGES["Train"]
-    with _fresh_server_and_browser({VIEWER_ENV: "1"}) as (url, page):
+    with fresh_server_and_browser({VIEWER_ENV: "1"}) as (url, page):
         # The first visit of a fresh server, by deep link: before any st.navigation call,
         # Streamlit would run pages/train.py on its own (ui.common.require_dashboard).
         page.goto(f"{url}/{train_path}")

@@ -9,11 +9,9 @@ from core import artifacts
 from core.palette import short_label
 from core.registry import REGISTRY
 from tests.browser_harness import (
-    CHROMIUM_ARGS,
     PAGES,
     disagreed_test_image,
-    require_playwright,
-    streamlit_server,
+    fresh_server_and_browser,
     upload,
     wait_for_predictions,
     wait_rendered,
@@ -54,23 +52,17 @@ def _live_layout(page, tmp_path) -> tuple[float, dict[str, float]]:
 
 
 def test_no_page_scrolls_sideways_at_1280_px_and_live_notes_and_cards_keep_their_lines(tmp_path):
-    chromium, playwright = require_playwright()
     overflowing, live = {}, None
-    with streamlit_server() as (url, _), playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-            for path, heading in PAGES.values():
-                page.goto(f"{url}/{path}")
-                wait_rendered(page)
-                assert page.locator("h1").first.inner_text().strip() == heading
-                if path == "live":
-                    live = _live_layout(page, tmp_path)
-                widths = page.evaluate(WIDTHS_JS)
-                if any(scroll > visible for scroll, visible in widths.values()):
-                    overflowing[path or "overview"] = widths
-        finally:
-            browser.close()
+    with fresh_server_and_browser(viewport=(WIDTH, HEIGHT)) as (url, page):
+        for path, heading in PAGES.values():
+            page.goto(f"{url}/{path}")
+            wait_rendered(page)
+            assert page.locator("h1").first.inner_text().strip() == heading
+            if path == "live":
+                live = _live_layout(page, tmp_path)
+            widths = page.evaluate(WIDTHS_JS)
+            if any(scroll > visible for scroll, visible in widths.values()):
+                overflowing[path or "overview"] = widths
     assert overflowing == {}, "(scrollWidth, visible width) of the pages that scroll sideways"
     note_share, cards = live
     # The verdict once sat in the picture's ~60 px column, one word per line.
