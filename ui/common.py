@@ -1,11 +1,13 @@
 """Caching at the boundary between the pages and ``core``, plus a few shared widgets.
 
-Cached functions take the artifacts root and the artifact's stamp (size and mtime of every
-file in its folder) as arguments, so a retrained model shows up in every page without a restart.
+Per-model readers are written ``@per_artifact def reader(root, name)`` and called
+``reader(name)``: cached per artifacts root and artifact stamp (size and mtime of every file in
+its folder), so a retrained model shows up in every page without a restart.
 """
 
 from __future__ import annotations
 
+import functools
 import runpy
 import threading
 from pathlib import Path
@@ -77,6 +79,34 @@ def title(name: str) -> str:
     return spec.title if spec else name
 
 
+def per_artifact(loader=None, *, resource: bool = False, spinner: str | bool = False):
+    """``loader(root, name)`` -> ``f(name)``, cached per artifact version.
+
+    The cache is keyed by the artifacts root and the artifact's stamp (every file in its
+    folder), so a retrained model, or any backfilled file, shows up without a restart.
+    ``resource``: one shared object (``st.cache_resource``) instead of a copy per call, for
+    large read-only values.
+    """
+
+    def wrap(loader):
+        cache = st.cache_resource if resource else st.cache_data
+
+        @functools.wraps(loader)  # Streamlit keys each cache by the loader's name and source
+        def cached(root_: str, name: str, stamp_: tuple):
+            return loader(root_, name)
+
+        cached = cache(show_spinner=spinner, max_entries=64)(cached)
+
+        @functools.wraps(loader)
+        def by_name(name: str):
+            return cached(root(), name, stamp(name))
+
+        by_name.clear = cached.clear
+        return by_name
+
+    return wrap(loader) if loader is not None else wrap
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _status(root_: str, name: str, files_key: tuple) -> artifacts.Status:
     return artifacts.Artifact(name, root_).status()
@@ -107,49 +137,31 @@ def data_label(names: list[str] | None = None) -> str:
     return compare.dataset_label(names if names is not None else ready_models(), root())
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _metrics(root_: str, name: str, stamp_: float) -> dict:
+@per_artifact
+def metrics(root_: str, name: str) -> dict:
     return artifacts.Artifact(name, root_).metrics()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _history(root_: str, name: str, stamp_: float) -> dict:
+@per_artifact
+def history(root_: str, name: str) -> dict:
     return artifacts.Artifact(name, root_).history()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _config(root_: str, name: str, stamp_: tuple) -> dict:
+@per_artifact
+def config(root_: str, name: str) -> dict:
     return artifacts.Artifact(name, root_).config()
 
 
-def config(name: str) -> dict:
-    return _config(root(), name, stamp(name))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _summary(root_: str, name: str, stamp_: float) -> dict:
+@per_artifact
+def summary(root_: str, name: str) -> dict:
+    """The model's row of the Overview and Comparison tables (``core.compare.summary_row``)."""
     return compare.summary_row(name, root_)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _predictions(root_: str, name: str, stamp_: float) -> dict[str, np.ndarray]:
+@per_artifact
+def predictions(root_: str, name: str) -> dict[str, np.ndarray]:
+    """{"y_true", "probs"} of the model's stored test predictions."""
     return artifacts.Artifact(name, root_).predictions()
-
-
-def metrics(name: str) -> dict:
-    return _metrics(root(), name, stamp(name))
-
-
-def history(name: str) -> dict:
-    return _history(root(), name, stamp(name))
-
-
-def summary(name: str) -> dict:
-    return _summary(root(), name, stamp(name))
-
-
-def predictions(name: str) -> dict[str, np.ndarray]:
-    return _predictions(root(), name, stamp(name))
 
 
 @st.cache_resource(show_spinner="Loading the trained models…", max_entries=2)
@@ -271,6 +283,22 @@ def not_trained(names: list[str]) -> None:
             )
 
 
+def require_models(at_least: int = 1, what: str = "this page") -> list[str]:
+    """The ready models; with fewer than ``at_least``, the page says why and stops."""
+    ready = ready_models()
+    if not ready:
+        no_models_message()
+        not_trained(list(registry()))
+        st.stop()
+    if len(ready) < at_least:
+        st.info(
+            f"Only {title(ready[0])} is trained; {what} needs {at_least} trained models. "
+            + train_another_hint()
+        )
+        st.stop()
+    return ready
+
+
 def no_models_message() -> None:
     how = (
         VIEWER_TRAIN_HINT.format(name="NAME")
@@ -330,17 +358,13 @@ def require_dashboard() -> None:
 # robustness.json included).
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _intervals(root_: str, name: str, stamp_) -> dict[str, tuple[float, float]]:
+@per_artifact
+def intervals(root_: str, name: str) -> dict[str, tuple[float, float]]:
+    """Bootstrap 95 % intervals of a model's test accuracy and macro F1 (``core.stats``)."""
     from core.stats import headline_intervals
 
     preds = artifacts.Artifact(name, root_).predictions()
     return headline_intervals(preds["y_true"], preds["probs"])
-
-
-def intervals(name: str) -> dict[str, tuple[float, float]]:
-    """Bootstrap 95 % intervals of a model's test accuracy and macro F1 (``core.stats``)."""
-    return _intervals(root(), name, stamp(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -356,41 +380,29 @@ def mcnemar(a: str, b: str):
     return _mcnemar(root(), a, b, (stamp(a), stamp(b)))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _calibration(root_: str, name: str, stamps: tuple) -> dict:
+@per_artifact
+def calibration(root_: str, name: str) -> dict:
+    """ECE, NLL and temperature scaling of a model (``core.calibration.for_artifact``)."""
     from core.calibration import for_artifact
 
     return for_artifact(name, root_)
 
 
-def calibration(name: str) -> dict:
-    """ECE, NLL and temperature scaling of a model (``core.calibration.for_artifact``)."""
-    return _calibration(root(), name, stamp(name))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _reliability(root_: str, name: str, stamp_):
+@per_artifact
+def reliability(root_: str, name: str):
+    """``core.calibration.Reliability`` of a model's stored test predictions."""
     from core.calibration import reliability as bins
 
     preds = artifacts.Artifact(name, root_).predictions()
     return bins(preds["y_true"], preds["probs"])
 
 
-def reliability(name: str):
-    """``core.calibration.Reliability`` of a model's stored test predictions."""
-    return _reliability(root(), name, stamp(name))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _robustness(root_: str, name: str, stamp_) -> dict | None:
+@per_artifact
+def robustness(root_: str, name: str) -> dict | None:
+    """The model's ``robustness.json`` (``python -m core.robustness``), or None."""
     from core.robustness import load
 
     return load(name, root_)
-
-
-def robustness(name: str) -> dict | None:
-    """The model's ``robustness.json`` (``python -m core.robustness``), or None."""
-    return _robustness(root(), name, stamp(name))
 
 
 def model_card(name: str) -> str | None:
@@ -481,27 +493,20 @@ def short_labels(names: list[str]) -> dict[str, str]:
     return {name: short_label(name) for name in names}
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _temperature(root_: str, name: str, stamp_) -> float | None:
+@per_artifact
+def temperature(root_: str, name: str) -> float | None:
+    """The model's temperature T (``core.abstain.temperature``), or None without one."""
     from core.abstain import temperature as stored
 
     return stored(name, root_)
 
 
-def temperature(name: str) -> float | None:
-    """The model's temperature T (``core.abstain.temperature``), or None without one."""
-    return _temperature(root(), name, stamp(name))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _risk_coverage(root_: str, name: str, stamp_):
-    from core.abstain import risk_coverage as curve
-
-    preds = artifacts.Artifact(name, root_).predictions()
-    return curve(preds["y_true"], preds["probs"], _temperature(root_, name, stamp_))
-
-
-def risk_coverage(name: str):
+@per_artifact
+def risk_coverage(root_: str, name: str):
     """The model's risk-coverage curve over its stored test predictions, with its
     temperature-scaled confidence (``core.abstain.risk_coverage``)."""
-    return _risk_coverage(root(), name, stamp(name))
+    from core.abstain import risk_coverage as curve
+    from core.abstain import temperature as stored
+
+    preds = artifacts.Artifact(name, root_).predictions()
+    return curve(preds["y_true"], preds["probs"], stored(name, root_))
