@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
     st.Page("pages/comparison.py", title="Model comparison", icon=":material/compare:"),
     st.Page("pages/agreement.py", title="Agreement sets", icon=":material/join_inner:"),
+    st.Page("pages/embedding.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("pages/per_class.py", title="Per-class metrics", icon=":material/grid_on:"),
     st.Page("pages/augmentation.py", title="Augmentation preview", icon=":material/shuffle:"),
     st.Page("pages/live.py", title="Live classification", icon=":material/photo_camera:"),

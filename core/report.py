@@ -7,7 +7,8 @@ The file opens offline in any browser: plotly.js, the styles and every image (PN
 URIs) are inside it; it loads no remote script, style or font. It holds the model table with
 bootstrap 95 % intervals, McNemar's test between the models, the agreement sets (which images
 which models get right), the reference comparison, confusion matrices, per-class F1,
-calibration (ECE, temperature, reliability diagram), risk-coverage curves (abstaining),
+calibration (ECE, temperature, reliability diagram), risk-coverage curves (abstaining), the
+embedding map of the best model (``embedding.npz``),
 robustness under corruptions (from each artifact's ``robustness.json``), unfamiliar-image
 detection (``ood.json``), a few test images with
 each model's answer and Grad-CAM heatmap, and each model's card. The dashboard's download button
@@ -39,6 +40,7 @@ from core import (
     calibration,
     charts,
     compare,
+    embedding,
     ood,
     palette,
     robustness,
@@ -292,6 +294,32 @@ def _unfamiliar_section(names: list[str], root) -> str:
     )
 
 
+def _embedding_section(names: list[str], data: dict, root) -> str:
+    """The embedding map (``core.embedding``) of the most accurate model that has one."""
+    maps = {n: m for n in names if (m := embedding.load(n, root)) is not None}
+    if not maps:
+        return ""
+    name = max(maps, key=lambda n: data[n]["metrics"]["accuracy"])
+    preds, summary = data[name]["preds"], embedding.summary(name, root) or {}
+    quality = summary.get("quality", {})
+    fig = embedding.map_figure(
+        maps[name].coords, preds["y_true"], preds["probs"], "class", hover_text=False
+    )
+    return "\n".join(
+        [
+            f"<h2>How {_esc(_title(name))} sees the test images: the embedding map</h2>",
+            f"<p class='muted'>Each dot is one of the {len(preds['y_true']):,} test images, "
+            "placed by the model's penultimate features (PCA, then t-SNE): images the model "
+            "finds alike sit together, and classes it confuses share ground. Trustworthiness "
+            f"{quality.get('trustworthiness', float('nan')):.3f} (1: every dot's map neighbours "
+            "are neighbours in the features). The dashboard's Embedding map page shows every "
+            "model's map, other colourings and the images of any region. "
+            f"<code>{_esc(summary.get('command', 'python -m core.embedding ' + name))}</code></p>",
+            _figure(fig),
+        ]
+    )
+
+
 def _robustness_section(names: list[str], root) -> str:
     results = {n: r for n in names if (r := robustness.load(n, root))}
     out = ["<h2>How does it hold up? Accuracy under corruptions</h2>"]
@@ -428,6 +456,7 @@ def build_report(
             _confusion_section(names, data),
             _calibration_section(names, data, root),
             _abstain_section(names, data, root),
+            _embedding_section(names, data, root),
             _robustness_section(names, root),
             _unfamiliar_section(names, root),
             _gradcam_section(names, root, n_examples) if n_examples else "",

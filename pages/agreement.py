@@ -8,7 +8,7 @@ from core import agreement
 from core.mistakes import answers
 from core.palette import by_any_label
 from core.stats import format_p
-from ui import common
+from ui import common, links
 
 common.require_dashboard()
 
@@ -17,17 +17,7 @@ PATTERN_KEY = "agree_pattern"
 CLICKED_KEY = "agree_clicked"
 
 st.title("Agreement sets")
-ready = common.ready_models()
-if not ready:
-    common.no_models_message()
-    common.not_trained(list(common.registry()))
-    st.stop()
-if len(ready) < 2:
-    st.info(
-        f"Only {common.title(ready[0])} is trained; agreement sets need two trained models. "
-        + common.train_another_hint()
-    )
-    st.stop()
+ready = common.require_models(2, "the agreement sets")
 
 samples = common.test_images()
 labels = samples.labels if not isinstance(samples, str) else common.predictions(ready[0])["y_true"]
@@ -94,6 +84,7 @@ if clicked is None:
 elif clicked != st.session_state.get(CLICKED_KEY):
     st.session_state[CLICKED_KEY] = clicked
     st.session_state[PATTERN_KEY] = clicked
+links.seed(PATTERN_KEY, "pattern", counts)
 if st.session_state.get(PATTERN_KEY) not in counts:
     st.session_state[PATTERN_KEY] = next(
         (o for o in options if o != agreement.ALL_RIGHT), options[0]
@@ -107,6 +98,8 @@ pattern = c1.selectbox(
     format_func=lambda name: f"{name} ({counts[name]:,} images)",
 )
 limit = c2.selectbox("Show", [12, 24, 48, 96], index=1, key="agree_limit")
+links.keep(pattern=pattern)
+links.share(c2)
 chosen = table[table["pattern"] == pattern].iloc[0]
 rows = agreement.pattern_rows(correct, [n for n in aligned if chosen[n]])
 st.write(

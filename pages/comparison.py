@@ -8,7 +8,7 @@ import streamlit as st
 from core import charts, compare
 from core.data import CLASS_NAMES
 from core.palette import short_label
-from ui import common, figures
+from ui import common, figures, links
 
 common.require_dashboard()
 
@@ -115,9 +115,16 @@ if len(ready) < 2:
     )
     st.stop()
 
-left, right = st.columns(2)
-a = left.selectbox("Model A", ready, index=0, format_func=common.title)
-b = right.selectbox("Model B", [n for n in ready if n != a], index=0, format_func=common.title)
+links.seed("cmp_a", "a", ready)
+a_col, b_col, link_col = st.columns([4, 4, 1], vertical_alignment="bottom")
+a = a_col.selectbox("Model A", ready, format_func=common.title, key="cmp_a")
+others = [n for n in ready if n != a]
+links.seed("cmp_b", "b", others)
+if st.session_state.get("cmp_b") not in others:
+    st.session_state.pop("cmp_b", None)
+b = b_col.selectbox("Model B", others, format_func=common.title, key="cmp_b")
+links.keep(a=a, b=b)
+links.share(link_col)
 pa, pb = common.predictions(a), common.predictions(b)
 try:
     agr = compare.agreement(a, pa["probs"], b, pb["probs"], pa["y_true"])

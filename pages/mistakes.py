@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.data import CLASS_NAMES
 from core.mistakes import confident_mistakes, possibly_mislabelled
-from ui import common
+from ui import common, links
 
 common.require_dashboard()
 
@@ -13,11 +13,7 @@ ANY = "any"
 COLUMNS = 6
 
 st.title("Where the models fail")
-ready = common.ready_models()
-if not ready:
-    common.no_models_message()
-    common.not_trained(list(common.registry()))
-    st.stop()
+ready = common.require_models()
 samples = common.test_images()
 if isinstance(samples, str):
     st.warning(f"The test images are not available: {samples}")
@@ -68,11 +64,17 @@ def gallery(table, cam_model: str | None, key: str) -> None:
 mistakes_tab, mislabelled_tab = st.tabs(["Most confident mistakes", "Possibly mislabelled"])
 
 with mistakes_tab:
+    links.seed("mis_model", "model", aligned)
+    links.seed("mis_true", "true", [ANY, *CLASS_NAMES])
+    links.seed("mis_pred", "pred", [ANY, *CLASS_NAMES])
+    links.seed_range("mis_conf", "confidence", 0.0, 1.0)
     c1, c2, c3, c4 = st.columns(4)
     model = c1.selectbox("Mistakes of", aligned, format_func=common.title, key="mis_model")
     true_cls = c2.selectbox("True class", [ANY, *CLASS_NAMES], key="mis_true")
     pred_cls = c3.selectbox("Predicted class", [ANY, *CLASS_NAMES], key="mis_pred")
-    low, high = c4.slider("Confidence of the wrong answer", 0.0, 1.0, (0.5, 1.0), 0.05)
+    st.session_state.setdefault("mis_conf", (0.5, 1.0))
+    low, high = c4.slider("Confidence of the wrong answer", 0.0, 1.0, step=0.05, key="mis_conf")
+    links.keep(model=model, true=true_cls, pred=pred_cls, confidence=(low, high))
     table = confident_mistakes(
         labels,
         probs,
@@ -89,6 +91,7 @@ with mistakes_tab:
         "first, with every model's answer."
     )
     right.selectbox("Show", [12, 24, 48, 96], index=1, key="mis_limit")
+    links.share(right)
     cam = st.toggle(f"Grad-CAM of {common.title(model)} for its wrong answer", key="mis_cam")
     gallery(table, model if cam else None, "mis")
 

@@ -7,18 +7,18 @@ import streamlit as st
 
 from core import compare
 from core.data import CLASS_NAMES
-from ui import common
+from ui import common, links
 
 common.require_dashboard()
 
 st.title("Per-class metrics and confusion matrices")
-ready = common.ready_models()
-if not ready:
-    common.no_models_message()
-    common.not_trained(list(common.registry()))
-    st.stop()
+ready = common.require_models()
 
-name = st.selectbox("Model", ready, format_func=common.title)
+links.seed("pc_model", "model", ready)
+links.seed("cell_true", "true", CLASS_NAMES)
+links.seed("cell_pred", "pred", CLASS_NAMES)
+top_left, link_slot = st.columns([4, 1], vertical_alignment="bottom")
+name = top_left.selectbox("Model", ready, format_func=common.title, key="pc_model")
 metrics = common.metrics(name)
 cm = np.asarray(metrics["confusion_matrix"])
 common.dataset_caption(metrics["n_test"])
@@ -105,6 +105,8 @@ if "cell_true" not in st.session_state and not pairs.empty:
 left, right = st.columns(2)
 true_cls = left.selectbox("True class", CLASS_NAMES, key="cell_true")
 pred_cls = right.selectbox("Predicted class", CLASS_NAMES, key="cell_pred")
+links.keep(model=name, true=true_cls, pred=pred_cls)
+links.share(link_slot)
 
 samples = common.test_images()
 preds = common.predictions(name)

@@ -5,17 +5,14 @@ import streamlit as st
 
 from core import abstain, charts, ood
 from core.palette import by_any_label
-from core.robustness import CORRUPTIONS, summary_line
-from ui import common
+from core.report import example_rows
+from core.robustness import CORRUPTIONS, SEVERITIES, corrupt, summary_line
+from ui import common, links
 
 common.require_dashboard()
 
 st.title("Calibration and robustness")
-ready = common.ready_models()
-if not ready:
-    common.no_models_message()
-    common.not_trained(list(common.registry()))
-    st.stop()
+ready = common.require_models()
 
 # --- calibration ------------------------------------------------------------------------------
 st.header("Can we trust the confidence?")
@@ -91,6 +88,42 @@ st.caption(
     + (f" No temperature, so raw confidence: {', '.join(unscaled)}." if unscaled else "")
 )
 
+
+def corruption_view(results: dict[str, dict]) -> None:
+    """A few test images under one corruption and severity, and each model's accuracy there."""
+    st.subheader("See a corruption")
+    links.seed("rob_corruption", "corruption", list(CORRUPTIONS))
+    links.seed("rob_severity", "severity", SEVERITIES, int)
+    st.session_state.setdefault("rob_severity", 3)
+    c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="bottom")
+    corruption = c1.selectbox(
+        "Corruption",
+        list(CORRUPTIONS),
+        format_func=lambda c: CORRUPTIONS[c].title,
+        key="rob_corruption",
+    )
+    severity = c2.select_slider("Severity", SEVERITIES, key="rob_severity")
+    links.keep(corruption=corruption, severity=severity)
+    links.share(c3)
+    accuracy = ", ".join(
+        f"{common.title(n)} {r['corruptions'][corruption]['accuracy'][severity - 1]:.1%}"
+        for n, r in results.items()
+    )
+    c = CORRUPTIONS[corruption]
+    st.write(
+        f"**{c.title}, severity {severity}** ({c.parameter} {c.levels[severity - 1]:g}): "
+        f"accuracy {accuracy}."
+    )
+    samples = common.test_images()
+    if isinstance(samples, str):
+        return
+    rows = example_rows(samples.labels, 8)
+    corrupted = corrupt(samples.images[rows], corruption, severity)
+    cols = st.columns(len(rows))
+    for col, row, image in zip(cols, rows, corrupted, strict=True):
+        col.image(common.pixelated(image, 3), caption=f"{common.class_name(samples.labels[row])}")
+
+
 # --- robustness -------------------------------------------------------------------------------
 st.header("How does it hold up?")
 results = {name: r for name in ready if (r := common.robustness(name))}
@@ -108,6 +141,7 @@ if results:
         cols[i % 2].plotly_chart(
             charts.robustness_figure(corruption, titled), width="stretch", key=f"rob_{corruption}"
         )
+    corruption_view(results)
     st.caption(
         "Severity 0 is the clean subset. "
         + " ".join(f"`{r['command']}`" for r in results.values())

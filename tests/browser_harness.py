@@ -75,6 +75,7 @@ PAGES = {
     "Overview": ("", "CIFAR-10 CNN studio"),
     "Model comparison": ("comparison", "Model comparison"),
     "Agreement sets": ("agreement", "Agreement sets"),
+    "Embedding map": ("embedding", "Embedding map"),
     "Per-class metrics": ("per_class", "Per-class metrics and confusion matrices"),
     "Augmentation preview": ("augmentation", "Augmentation preview"),
     "Live classification": ("live", "Live classification"),

@@ -93,3 +93,27 @@ def test_report_holds_the_agreement_sets_and_the_risk_coverage_curves(html, fake
     t = abstain.temperature("custom", fake_root)
     curve = abstain.risk_coverage(y_true, preds["custom"]["probs"], t)
     assert f"<td>{abstain.accuracy_at(curve, 0.9):.1%}</td>" in html
+
+
+def test_report_shows_the_embedding_map_of_the_most_accurate_model(html, fake_root, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from core import embedding
+
+    assert "the embedding map" not in html  # no model of fake_root has a map
+    root = tmp_path / "artifacts"
+    shutil.copytree(fake_root, root)
+    accuracy = {n: artifacts.Artifact(n, root).metrics()["accuracy"] for n in FAKE_MODELS}
+    best, worst = max(accuracy, key=accuracy.get), min(accuracy, key=accuracy.get)
+    rng = np.random.default_rng(0)
+    for name in (best, worst):
+        n = len(artifacts.Artifact(name, root).predictions()["y_true"])
+        pca = {"mean": np.zeros(8, np.float32), "axes": np.eye(2, 8, dtype=np.float32)}
+        embedding.write(
+            root / name, rng.normal(size=(n, 2)), pca | {"projected": rng.normal(size=(n, 2))}
+        )
+    page = report.build_report(root, n_examples=0, n_boot=50)
+    assert f"How {REGISTRY[best].title} sees the test images: the embedding map" in page
+    assert f"How {REGISTRY[worst].title} sees" not in page

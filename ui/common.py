@@ -510,3 +510,41 @@ def risk_coverage(root_: str, name: str):
 
     preds = artifacts.Artifact(name, root_).predictions()
     return curve(preds["y_true"], preds["probs"], stored(name, root_))
+
+
+# --- Embedding map (issue 21): read once per artifact version; shared, never modified.
+
+
+@per_artifact(resource=True)
+def embedding_map(root_: str, name: str):
+    """``core.embedding.EmbeddingMap`` of the model's test images, or None without one."""
+    from core import embedding
+
+    return embedding.load(name, root_)
+
+
+@st.cache_resource(show_spinner="Preparing the model's features…", max_entries=4)
+def _feature_extractor(root_: str, stamps: tuple, name: str):
+    from core.embedding import feature_extractor
+
+    return feature_extractor(_predictor(root_, stamps)[0].models[name])
+
+
+def place_on_map(name: str, image: np.ndarray):
+    """(position (2,), nearest test rows (k,)) of a (32, 32, 3) image in [0, 1] on the model's
+    map; None when the model is not loaded here or has no map."""
+    emap = embedding_map(name)
+    if emap is None or name not in predictor()[0].models:
+        return None
+    extractor = _feature_extractor(root(), all_stamps(), name)
+    features = np.asarray(extractor(image[None].astype(np.float32), training=False))
+    rows, _ = emap.neighbours(features)
+    return emap.place(features)[0], rows[0]
+
+
+@per_artifact
+def embedding_summary(root_: str, name: str) -> dict | None:
+    """The model's ``embedding.json`` (how its map was made and how faithful it is), or None."""
+    from core import embedding
+
+    return embedding.summary(name, root_)
