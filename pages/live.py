@@ -21,16 +21,6 @@ st.write(
     "the models see it, and every trained model gives its most likely classes."
 )
 
-predictor = common.shared_predictor()
-if not predictor.models:
-    common.no_models_message()
-    common.not_trained(list(common.registry()))
-    st.stop()
-not_loaded = [name for name in common.registry() if name not in predictor.models]
-if not_loaded:
-    with st.expander(f"{len(not_loaded)} model(s) not available here"):
-        common.not_trained(not_loaded)
-
 left, right = st.columns([3, 1])
 uploads = left.file_uploader(
     f"Images ({', '.join(SUPPORTED_FORMATS)}; up to {MAX_FILES} at a time)",
@@ -60,6 +50,19 @@ cam_target = right.selectbox(
 )
 with st.expander("Take a photo with the camera"):
     photo = st.camera_input("Camera")
+
+# The uploader is drawn first, so it is there at once; the first visit of a server then loads
+# the models and traces their graphs (seconds per model) under a visible spinner, and an upload
+# made meanwhile is answered as soon as that ends.
+predictor = common.shared_predictor()
+if not predictor.models:
+    common.no_models_message()
+    common.not_trained(list(common.registry()))
+    st.stop()
+not_loaded = [name for name in common.registry() if name not in predictor.models]
+if not_loaded:
+    with st.expander(f"{len(not_loaded)} model(s) not available here"):
+        common.not_trained(not_loaded)
 
 files = [(f.name, f.getvalue()) for f in uploads or []]
 if photo is not None:
