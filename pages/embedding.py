@@ -79,7 +79,7 @@ if upload is not None:
     else:
         placed = common.place_on_map(name, image)
         if placed is None:
-            st.warning(f"{common.title(name)} is not loaded here, so the image cannot be placed.")
+            st.warning(f"{common.title(name)} cannot be loaded, so the image cannot be placed.")
         else:
             marks["your image"] = placed[0]
 

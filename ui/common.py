@@ -523,20 +523,24 @@ def embedding_map(root_: str, name: str):
     return embedding.load(name, root_)
 
 
-@st.cache_resource(show_spinner="Preparing the model's features…", max_entries=4)
-def _feature_extractor(root_: str, stamps: tuple, name: str):
-    from core.embedding import feature_extractor
+@per_artifact(resource=True, spinner="Loading the model…")
+def feature_extractor(root_: str, name: str):
+    """The model's image -> penultimate features (``core.embedding``); only this model is
+    loaded, not every model as for the Live page. None when it cannot be loaded."""
+    from core.embedding import feature_extractor as build
 
-    return feature_extractor(_predictor(root_, stamps)[0].models[name])
+    try:
+        return build(artifacts.Artifact(name, root_).load_model())
+    except artifacts.ArtifactError:
+        return None
 
 
 def place_on_map(name: str, image: np.ndarray):
     """(position (2,), nearest test rows (k,)) of a (32, 32, 3) image in [0, 1] on the model's
-    map; None when the model is not loaded here or has no map."""
-    emap = embedding_map(name)
-    if emap is None or name not in predictor()[0].models:
+    map; None when the model has no map or cannot be loaded."""
+    emap, extractor = embedding_map(name), feature_extractor(name)
+    if emap is None or extractor is None:
         return None
-    extractor = _feature_extractor(root(), all_stamps(), name)
     features = np.asarray(extractor(image[None].astype(np.float32), training=False))
     rows, _ = emap.neighbours(features)
     return emap.place(features)[0], rows[0]
