@@ -1,8 +1,10 @@
-"""A real browser (Debian's Chromium via Playwright) against `streamlit run dashboard.py`."""
+"""A real browser (Debian's Chromium via Playwright) against `streamlit run dashboard.py`,
+at a room's 1280x800: every page renders without scrolling sideways, uploads are answered."""
 
 import contextlib
 import http.client
 import io
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +19,7 @@ from core.palette import short_label
 from tests.browser_harness import (
     PAGES,
     ROOT,
+    disagreed_test_image,
     fresh_server_and_browser,
     upload,
     wait_for_predictions,
@@ -29,11 +32,26 @@ SCREENSHOTS = ROOT / "screenshots"
 # pages/live.py). The frontend counts that cap in MB of 10^6 bytes (1024^2 on a Windows client):
 # Chromium on Linux refuses anything over 20,000,000 bytes, a little under core.images.MAX_BYTES.
 TOO_LARGE = "File must be 20.0MB or smaller."
+WIDTH, HEIGHT = 1280, 800
+# Streamlit's document never scrolls: its main section (stMain) does. Both are measured.
+WIDTHS_JS = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    return {
+        document: [document.documentElement.scrollWidth, window.innerWidth],
+        main: [main.scrollWidth, main.clientWidth],
+    };
+}"""
+# Each result card's first line ("<short label>: <class>") in lines of its own line height.
+CARD_LINES_JS = """() => [...document.querySelectorAll('[class*="st-key-pred_"]')].map(box => {
+    const p = box.querySelector('[data-testid="stMarkdownContainer"] p');
+    const lines = p.getBoundingClientRect().height / parseFloat(getComputedStyle(p).lineHeight);
+    return [p.innerText, lines];
+})"""
 
 
 @pytest.fixture(scope="module")
 def browser_page():
-    with fresh_server_and_browser() as (url, page):
+    with fresh_server_and_browser(viewport=(WIDTH, HEIGHT)) as (url, page):
         yield url, page
 
 
@@ -89,6 +107,34 @@ def test_every_page_renders_without_an_exception(browser_page, label):
     page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
     assert page.locator("h1").first.inner_text().strip() == heading
     assert page.locator('[data-testid="stException"]').count() == 0
+    widths = page.evaluate(WIDTHS_JS)  # (scrollWidth, visible width): none scrolls sideways
+    assert all(scroll <= visible for scroll, visible in widths.values()), widths
+
+
+def test_live_notes_and_cards_keep_their_lines_at_1280_px(browser_page, tmp_path):
+    url, page = browser_page
+    ready = [n for n in REGISTRY if artifacts.Artifact(n).status().ready]
+    page.goto(f"{url}/live")
+    wait_rendered(page)
+    upload(page, [disagreed_test_image(tmp_path)])
+    wait_for_predictions(page, [short_label(n) for n in ready])
+    wait_rendered(page)
+    note = page.locator(
+        '[data-testid="stAlert"]', has_text=re.compile("The models disagree|All models agree")
+    )
+    column = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()["width"]
+    # The verdict once sat in the picture's ~60 px column, one word per line.
+    assert note.bounding_box()["width"] / column > 0.5
+    # A full model title ("Model 2 (12-layer VGG, optimised)") wrapped over three lines.
+    cards = dict(page.evaluate(CARD_LINES_JS))
+    assert len(cards) == len(ready), cards
+    assert {card: round(lines) for card, lines in cards.items()} == dict.fromkeys(cards, 1)
+
+    # "Abstain below p" at its top (1.0): every answer is marked "not sure", and stays shown.
+    page.get_by_role("slider", name="Abstain below p").press("End")
+    page.get_by_text("not sure").nth(len(ready) - 1).wait_for(timeout=120_000)
+    assert page.get_by_text("not sure").count() == len(ready)
+    assert len(page.evaluate(CARD_LINES_JS)) == len(ready)
 
 
 def test_uploaded_image_gets_every_models_prediction(browser_page, tmp_path):

@@ -10,7 +10,7 @@ from core.registry import REGISTRY
 SHIPPED = [n for n in REGISTRY if embedding.load(n) is not None]
 
 
-def _blobs(n_per: int = 150, dims: int = 64, seed: int = 0):
+def _blobs(n_per: int = 80, dims: int = 64, seed: int = 0):
     """Three well-separated clusters of features and their labels."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 10, (3, dims))
@@ -23,9 +23,15 @@ def _map(features) -> embedding.EmbeddingMap:
     return embedding.EmbeddingMap("toy", coords, pca["mean"], pca["axes"], pca["projected"])
 
 
-def test_clusters_in_the_features_stay_apart_on_the_map_and_new_points_join_theirs():
+@pytest.fixture(scope="module")
+def toy():
+    """(features, labels, cluster centres, their map): t-SNE takes seconds, so made once."""
     features, labels, centres = _blobs()
-    emap = _map(features)
+    return features, labels, centres, _map(features)
+
+
+def test_clusters_in_the_features_stay_apart_on_the_map_and_new_points_join_theirs(toy):
+    features, labels, centres, emap = toy
     near, _ = embedding.nearest(emap.coords, emap.coords, 5, exclude_self=True)
     assert (labels[near] == labels[:, None]).mean() > 0.98
     # A new point drawn from cluster k lands nearer cluster k's middle than any other's.
@@ -39,16 +45,15 @@ def test_clusters_in_the_features_stay_apart_on_the_map_and_new_points_join_thei
 
 
 def test_the_same_seed_gives_the_same_map():
-    features, _, _ = _blobs(n_per=60)
+    features, _, _ = _blobs(n_per=30)
     a, _ = embedding.fit_map(features, seed=3)
     b, _ = embedding.fit_map(features, seed=3)
     np.testing.assert_array_equal(a, b)
 
 
-def test_quality_tells_a_faithful_map_from_a_shuffled_one():
-    features, _, _ = _blobs()
-    emap = _map(features)
-    good = embedding.quality(emap, n=300)
+def test_quality_tells_a_faithful_map_from_a_shuffled_one(toy):
+    emap = toy[3]
+    good = embedding.quality(emap, n=200)
     shuffled = embedding.EmbeddingMap(
         "toy",
         np.random.default_rng(0).permutation(emap.coords),
@@ -56,7 +61,7 @@ def test_quality_tells_a_faithful_map_from_a_shuffled_one():
         emap.axes,
         emap.projected,
     )
-    bad = embedding.quality(shuffled, n=300)
+    bad = embedding.quality(shuffled, n=200)
     assert good["trustworthiness"] > 0.9 > bad["trustworthiness"] + 0.2
     assert good["placement_error"] < 0.05 < bad["placement_error"]
 

@@ -144,6 +144,8 @@ def probe_accuracy(weights, data) -> float:
     """Logistic regression on the pooled block5 features of the 64x64 transfer model."""
     import keras
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from core.data import scale
     from core.finetune import split_parts
@@ -155,7 +157,9 @@ def probe_accuracy(weights, data) -> float:
     features = [
         np.asarray(pooled.predict(scale(x), verbose=0, batch_size=100)) for x in (x_fit, x_test)
     ]
-    probe = LogisticRegression(max_iter=3000).fit(features[0], y_fit)
+    # Standardised: on raw VGG activations (hundreds) lbfgs took thousands of iterations.
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    probe.fit(features[0], y_fit)
     return float(probe.score(features[1], y_test))
 
 
