@@ -131,13 +131,13 @@ def test_resnet50_names_map_onto_todays_keras():
 
 @pytest.fixture(scope="module")
 def cifar_probe_data():
-    """400 + 300 of the shipped CIFAR-10 test images, seeded, for a probe's train and test."""
+    """300 + 200 of the shipped CIFAR-10 test images, seeded, for a probe's train and test."""
     from core.samples import load_test_images
 
     shipped = load_test_images()
     images, labels = shipped.images, shipped.labels
-    rows = np.random.default_rng(0).choice(len(labels), 700, replace=False)
-    return images[rows[:400]], labels[rows[:400]], images[rows[400:]], labels[rows[400:]]
+    rows = np.random.default_rng(0).choice(len(labels), 500, replace=False)
+    return images[rows[:300]], labels[rows[:300]], images[rows[300:]], labels[rows[300:]]
 
 
 def probe_accuracy(weights, data) -> float:
