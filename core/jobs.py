@@ -49,7 +49,7 @@ class JobState:
         return progress_log.fraction(self.progress)
 
     def curve_records(self) -> list[dict]:
-        """The progress so far as long rows for ``ui.figures.training_curves``."""
+        """The progress so far as long rows for ``core.charts.training_curves``."""
         return progress_log.curve_records(self.model, self.progress)
 
 

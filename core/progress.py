@@ -8,7 +8,7 @@ the end of each epoch; ``--resume`` appends to the same file. Readers:
     read_records(path) -> list[dict]      every record (a half-written last line is skipped)
     read_history(path) -> (history, wall)  per-epoch metrics, for the artifact's history.json
     fraction(records) -> float            share of the run done, for a progress bar
-    curve_records(model, records)         long rows for ``ui.figures.training_curves``
+    curve_records(model, records)         long rows for ``core.charts.training_curves``
 
 It imports neither TensorFlow nor Streamlit: ``core.train`` and the dashboard (through
 ``core.jobs``) both use it.

@@ -2,13 +2,12 @@
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core import charts, compare
 from core.data import CLASS_NAMES
 from core.palette import short_label
-from ui import common, figures, links
+from ui import common, links
 
 common.require_dashboard()
 
@@ -97,7 +96,7 @@ st.plotly_chart(fig, width="stretch")
 
 # --- training curves --------------------------------------------------------------------------
 st.header("Training curves")
-fig = figures.training_curves(
+fig = charts.training_curves(
     [r for name in ready for r in compare.history_records(common.title(name), common.history(name))]
 )
 if fig is None:
@@ -181,15 +180,8 @@ outcome = pd.DataFrame(
         ],
     }
 )
-fig = px.bar(outcome, x="images", y="outcome", orientation="h", title="Test images by outcome")
-fig.update_layout(height=340, margin=dict(l=0, r=0, t=40, b=0), yaxis_title="")
-left.plotly_chart(fig, width="stretch")
-per_class = pd.DataFrame(
-    {"class": list(agr.per_class_agreement), "agreement": list(agr.per_class_agreement.values())}
-)
-fig = px.bar(per_class, x="class", y="agreement", range_y=[0, 1], title="Agreement per true class")
-fig.update_layout(height=340, margin=dict(l=0, r=0, t=40, b=0), yaxis_tickformat=".0%")
-right.plotly_chart(fig, width="stretch")
+left.plotly_chart(charts.outcome_figure(outcome), width="stretch")
+right.plotly_chart(charts.agreement_per_class_figure(agr.per_class_agreement), width="stretch")
 
 samples = common.test_images()
 if isinstance(samples, str):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core import charts, compare
@@ -55,22 +54,10 @@ else:
         )
         for c in range(len(CLASS_NAMES))
     ]
-    grid = np.concatenate(rows, axis=0)
-    fig = px.imshow(grid)
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=[32 * c + 16 for c in range(len(CLASS_NAMES))],
-        ticktext=list(CLASS_NAMES),
-    )
-    fig.update_xaxes(showticklabels=False)
-    fig.update_layout(height=520, margin=dict(l=0, r=0, t=30, b=0), title="Examples per class")
-    left.plotly_chart(fig, width="stretch")
+    left.plotly_chart(charts.examples_grid_figure(np.concatenate(rows, axis=0)), width="stretch")
 
     counts = np.bincount(samples.labels, minlength=len(CLASS_NAMES))
-    balance = pd.DataFrame({"class": CLASS_NAMES, "test images": counts})
-    fig = px.bar(balance, x="class", y="test images", title="Class balance (test set)")
-    fig.update_layout(height=360, margin=dict(l=0, r=0, t=40, b=0))
-    right.plotly_chart(fig, width="stretch")
+    right.plotly_chart(charts.class_balance_figure(counts), width="stretch")
     height, width = samples.images.shape[1:3]
     ready_now = common.ready_models()
     config = common.config(ready_now[0]) if ready_now else {}

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from core import compare
+from core import charts, compare
 from core.data import CLASS_NAMES
 from ui import common, links
 
@@ -26,31 +25,7 @@ common.dataset_caption(metrics["n_test"])
 # --- confusion matrix -------------------------------------------------------------------------
 st.header("Confusion matrix")
 view = st.radio("Show", ["counts", "normalised by true class"], horizontal=True)
-values = cm if view == "counts" else compare.normalise_rows(cm)
-fig = px.imshow(
-    values,
-    x=list(CLASS_NAMES),
-    y=list(CLASS_NAMES),
-    text_auto="d" if view == "counts" else ".0%",
-    color_continuous_scale="Blues",
-    labels=dict(
-        x="predicted class", y="true class", color="images" if view == "counts" else "share"
-    ),
-    aspect="auto",
-)
-# Heatmaps cannot be selected in Plotly, so an invisible marker on each cell takes the clicks.
-grid_x, grid_y = np.meshgrid(range(len(CLASS_NAMES)), range(len(CLASS_NAMES)))
-fig.add_scatter(
-    x=[CLASS_NAMES[i] for i in grid_x.ravel()],
-    y=[CLASS_NAMES[i] for i in grid_y.ravel()],
-    customdata=cm.ravel(),
-    mode="markers",
-    marker=dict(size=28, opacity=0, symbol="square"),
-    hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images<extra></extra>",
-    showlegend=False,
-)
-fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
-fig.update_layout(height=560, margin=dict(l=0, r=0, t=30, b=0))
+fig = charts.clickable_confusion_figure(cm, view)
 event = st.plotly_chart(
     fig, width="stretch", on_select="rerun", selection_mode="points", key=f"cm_{name}"
 )
@@ -79,10 +54,7 @@ left.dataframe(
     hide_index=True,
     width="stretch",
 )
-long = per_class.melt(id_vars="class", value_vars=["precision", "recall", "F1"], var_name="metric")
-fig = px.bar(long, x="class", y="value", color="metric", barmode="group", range_y=[0, 1])
-fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
-right.plotly_chart(fig, width="stretch")
+right.plotly_chart(charts.per_class_bars_figure(per_class), width="stretch")
 
 # --- most confused pairs ----------------------------------------------------------------------
 st.header("Most confused pairs")

@@ -6,10 +6,10 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core import compare, deployment, jobs, runspec
+from core import charts, compare, deployment, jobs, runspec
 from core.data import DATA_ENV
 from core.runspec import RunSpec
-from ui import common, figures
+from ui import common
 
 common.require_dashboard()
 if common.viewer_mode():  # dashboard.py leaves this page out in viewer mode; never run it there
@@ -160,7 +160,7 @@ def live_progress(model: str) -> None:
         st.progress(state.fraction, text=text)
     elif state.running:
         st.progress(0.0, text="starting (loading TensorFlow and the data)…")
-    fig = figures.training_curves(state.curve_records(), height=380)
+    fig = charts.training_curves(state.curve_records(), height=380)
     if fig is not None:
         st.plotly_chart(fig, width="stretch", key=f"live_{model}")
     if not state.running:

@@ -10,7 +10,6 @@ from core import charts, palette
 from core.data import CLASS_NAMES
 from core.registry import REGISTRY
 from tests.conftest import FAKE_MODELS
-from ui import figures
 
 # Machado, Oliveira and Fernandes (2009), severity 1.0, on linear RGB: how a protanope,
 # deuteranope or tritanope sees a colour.
@@ -148,7 +147,7 @@ def test_training_curves_draw_each_model_in_its_colour():
         for e in (1, 2)
         for m in ("loss", "accuracy")
     ]
-    fig = figures.training_curves(records)
+    fig = charts.training_curves(records)
     assert {t.name: t.line.color for t in fig.data} == {
         f"{REGISTRY[n].title} · train": palette.colour(n) for n in ("custom", "vgg16_transfer")
     }
