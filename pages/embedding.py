@@ -122,6 +122,9 @@ if placed is not None:
     st.image(common.pixelated(image, 4), caption="your image, as the models see it (32x32)")
     gallery(placed[1], f"Its {len(placed[1])} nearest test images for {common.title(name)}")
 
+if picked >= 0:
+    gallery(np.array([picked]), f"Test image {picked}, marked with a star")
+
 points = (event or {}).get("selection", {}).get("points", [])
 rows = np.array(sorted({int(p["customdata"]) for p in points if "customdata" in p}), dtype=int)
 if not len(rows):

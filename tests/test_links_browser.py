@@ -119,9 +119,10 @@ def test_the_map_shows_a_selected_region_and_places_an_upload(browser_page, tmp_
     n = int(re.search(r"([\d,]+) images selected", selected.inner_text())[1].replace(",", ""))
     assert 0 < n < len(samples)
     captions = page.locator('[data-testid="stImageCaption"]', has_text="test image")
-    captions.nth(min(n, 48) - 1).wait_for(timeout=60_000)
+    captions.nth(min(n, 48)).wait_for(timeout=60_000)
     wait_rendered(page)
-    assert captions.count() == min(n, 48)  # the first 48 of the region
+    assert captions.count() == 1 + min(n, 48)  # the marked image, the first 48 of the region
+    assert page.get_by_text(f"Test image {row}, marked with a star").count() == 1
 
     # A shipped test image uploaded lands on the map where that test image is, so its
     # nearest test images start with itself.
