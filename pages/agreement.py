@@ -1,6 +1,5 @@
 """Agreement sets: which test images each combination of models gets right, and their images."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -21,7 +20,7 @@ ready = common.require_models(2, "the agreement sets")
 
 samples = common.test_images()
 labels = samples.labels if not isinstance(samples, str) else common.predictions(ready[0])["y_true"]
-aligned = [n for n in ready if np.array_equal(common.predictions(n)["y_true"], labels)]
+aligned = common.evaluated_on(labels, ready)
 if len(aligned) < len(ready):
     st.caption(
         "Left out (evaluated on another test set): "

@@ -21,7 +21,7 @@ if isinstance(samples, str):
     st.warning(f"The test images are not available: {samples}")
     st.stop()
 labels = samples.labels
-aligned = [n for n in ready if np.array_equal(common.predictions(n)["y_true"], labels)]
+aligned = common.evaluated_on(labels, ready)
 mapped = [n for n in aligned if common.embedding_map(n) is not None]
 if not mapped:
     st.info(

@@ -1,6 +1,5 @@
 """Where the models fail: the most confident wrong answers, and test labels that may be wrong."""
 
-import numpy as np
 import streamlit as st
 
 from core.data import CLASS_NAMES
@@ -18,11 +17,7 @@ samples = common.test_images()
 if isinstance(samples, str):
     st.warning(f"The test images are not available: {samples}")
     st.stop()
-aligned = [
-    n
-    for n in ready
-    if np.array_equal(common.predictions(n)["y_true"], samples.labels)  # same images, same order
-]
+aligned = common.evaluated_on(samples.labels, ready)
 if len(aligned) < len(ready):
     st.caption(
         "Left out (evaluated on another test set than the shipped images): "

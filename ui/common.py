@@ -283,6 +283,12 @@ def not_trained(names: list[str]) -> None:
             )
 
 
+def evaluated_on(labels: np.ndarray, names: list[str]) -> list[str]:
+    """The models among ``names`` whose stored test predictions are of these labels, in this
+    order (the same images): the ones a page may show beside the shipped test images."""
+    return [n for n in names if np.array_equal(predictions(n)["y_true"], labels)]
+
+
 def require_models(at_least: int = 1, what: str = "this page") -> list[str]:
     """The ready models; with fewer than ``at_least``, the page says why and stops."""
     ready = ready_models()
