@@ -29,8 +29,8 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import artifacts  # noqa: E402
-from core.models import REGISTRY  # noqa: E402
+from core.models.builders import REGISTRY  # noqa: E402
+from core.store import artifacts
 from tests.browser_harness import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
 SETTLED = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"

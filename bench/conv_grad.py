@@ -4,7 +4,7 @@
 
 Prints, per layer shape, the forward convolution, TensorFlow's input gradient
 (Conv2DBackpropInput) and the same gradient computed as a forward convolution with the flipped
-kernel (what core/fastconv.py does during training), in milliseconds.
+kernel (what core/training/fastconv.py does during training), in milliseconds.
 """
 
 import time

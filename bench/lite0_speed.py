@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from core import efficientnet_lite as lite  # noqa: E402
+from core.models import efficientnet_lite as lite
 
 
 def images_per_second(run, n: int) -> float:

@@ -5,7 +5,7 @@
 Parameters are the network's (config.json: without the fixed test-time view maps). Accuracy
 and macro F1 come from the artifact's metrics.json (test set). Throughput is model.predict
 over the first ``--eval-images`` test images (all 10,000 by default; batch 500, after one
-warm-up pass); latency is one image per call through ``core.predictor.Predictor`` (the path
+warm-up pass); latency is one image per call through ``core.serving.predictor.Predictor`` (the path
 the dashboard uses), warm, median and 95th percentile over ``--calls`` calls.
 """
 
@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import artifacts  # noqa: E402
-from core.data import load_cifar10, scale  # noqa: E402
-from core.models import REGISTRY  # noqa: E402
-from core.predictor import Predictor  # noqa: E402
+from core.data.cifar10 import load_cifar10, scale  # noqa: E402
+from core.models.builders import REGISTRY  # noqa: E402
+from core.serving.predictor import Predictor  # noqa: E402
+from core.store import artifacts
 
 
 def main() -> None:

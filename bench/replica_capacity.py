@@ -2,12 +2,12 @@
 
     python bench/replica_capacity.py [--threads 8] [--per-thread 25]
 
-In one fresh process, as the dashboard does it (``core.predictor``):
+In one fresh process, as the dashboard does it (``core.serving.predictor``):
 1. resident memory (VmRSS) after importing TensorFlow and ``core``, then after loading each ready
    model, running it once (its compiled graph traced) and tracing its Grad-CAM graph;
 2. answers per second: --threads threads (sessions) each classify --per-thread 800x600 JPEGs
-   through ``core.classify.classify_files`` (decoding included), all at once, first each with
-   its own model calls (``Predictor``, the dashboard's path before issue 15), then through the
+   through ``core.serving.classify.classify_files`` (decoding included), all at once, first each
+   with its own model calls (``Predictor``, the dashboard's path before issue 15), then through the
    shared batching worker (``SharedPredictor``). An answer is one image through every model.
 """
 
@@ -44,7 +44,7 @@ def jpeg(seed: int) -> bytes:
 
 def answers_per_second(predictor, uploads: list[list[tuple[str, bytes]]]) -> tuple[float, list]:
     """(answers per second, seconds each classify_files call took) with one thread per session."""
-    from core.classify import classify_files
+    from core.serving.classify import classify_files
 
     barrier = threading.Barrier(len(uploads))
     latencies = []
@@ -73,10 +73,10 @@ def main() -> None:
     args = parser.parse_args()
 
     base = memory_mb()
-    from core import artifacts
-    from core.gradcam import GradCam
-    from core.models import REGISTRY
-    from core.predictor import Predictor, SharedPredictor, compiled
+    from core.analysis.gradcam import GradCam
+    from core.models.builders import REGISTRY
+    from core.serving.predictor import Predictor, SharedPredictor, compiled
+    from core.store import artifacts
 
     imported = memory_mb()
     print(f"python {base:.0f} MB; after importing TensorFlow and core {imported:.0f} MB")

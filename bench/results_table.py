@@ -6,12 +6,13 @@
 One row per ready model in ``artifacts/`` (``$CIFAR10_ARTIFACTS`` moves it), in registry order:
 a folder counts when it holds both metrics.json and config.json. Columns: the registry title and
 name, test accuracy and macro F1 (metrics.json), the reference-style precision / recall / F1
-(metrics.json "reference_style"), the reference's accuracy where ``core.reference.REFERENCE``
+(metrics.json "reference_style"), the reference's accuracy where
+``core.analysis.reference.REFERENCE``
 has the model, and the training command from config.json, with the data source written as
 ``PATH`` (a recorded path is the training machine's, not the reader's).
 
-TensorFlow is not imported: the registry's titles come from ``core.registry``, which has none
-(only a checkout without that module falls back to ``core.models``, and so to TensorFlow).
+TensorFlow is not imported: the registry's titles come from ``core.models.registry``, which has none
+(only a checkout without that module falls back to ``core.models.builders``, and so to TensorFlow).
 """
 
 from __future__ import annotations
@@ -44,17 +45,18 @@ HEADER = (
 def registry_titles() -> dict[str, str]:
     """Registry name -> title, in registry order.
 
-    ``core.registry`` holds the registry without TensorFlow; where it does not exist (older
-    checkouts) the registry comes from ``core.models``, which imports Keras and TensorFlow."""
-    if importlib.util.find_spec("core.registry") is not None:
-        from core.registry import REGISTRY
+    ``core.models.registry`` holds the registry without TensorFlow; where it does not exist (older
+    checkouts) the registry comes from ``core.models.builders``, which imports Keras and
+    TensorFlow."""
+    if importlib.util.find_spec("core.models.registry") is not None:
+        from core.models.registry import REGISTRY
     else:
-        from core.models import REGISTRY
+        from core.models.builders import REGISTRY
     return {name: spec.title for name, spec in REGISTRY.items()}
 
 
 def _reference_accuracy() -> dict[str, float]:
-    from core.reference import REFERENCE  # dataclasses only, no TensorFlow
+    from core.analysis.reference import REFERENCE  # dataclasses only, no TensorFlow
 
     return {name: ref.accuracy for name, ref in REFERENCE.items()}
 

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import artifacts  # noqa: E402
-from core.palette import short_label  # noqa: E402
-from core.registry import REGISTRY  # noqa: E402
+from core.models.registry import REGISTRY  # noqa: E402
+from core.reporting.palette import short_label  # noqa: E402
+from core.store import artifacts  # noqa: E402
 from tests.browser_harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -2,7 +2,8 @@
 
     python bench/slides_check.py [--deck deck.pptx] [--out docs/slides] [--examples 4]
 
-Without ``--deck`` it first builds the deck from ``artifacts/`` (``core.slides.build_deck``,
+Without ``--deck`` it first builds the deck from ``artifacts/``
+(``core.reporting.slides.build_deck``,
 timed). Then ``soffice --headless --convert-to pdf`` converts it (LibreOffice exits with an
 error, or writes no PDF, when it cannot read the file) and ``pdftoppm`` renders each page as
 ``slide-N.png`` in ``--out``. Prints the build time, the size, the slide count of the deck and
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def build(examples: int, out: Path) -> Path:
-    from core import slides
+    from core.reporting import slides
 
     started = time.perf_counter()
     deck = slides.write_deck(out / "deck.pptx", n_examples=examples)

@@ -4,7 +4,8 @@
     TF_ENABLE_ONEDNN_OPTS=0 python bench/train_speed.py vgg12_opt   # oneDNN off
 
 Fits two warm-up steps, then times ``--steps`` more through the very ``tf.data`` pipeline and
-augmentation that ``core.train`` uses (Model 2's flip + 2-pixel shift unless ``--no-augment``).
+augmentation that ``core.training.train`` uses (Model 2's flip + 2-pixel shift unless
+``--no-augment``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from core import fastconv  # noqa: E402
-from core.augment import build_augmenter  # noqa: E402
-from core.models import build_vgg12_opt, get_spec  # noqa: E402
-from core.train import make_dataset, make_optimizer  # noqa: E402
+from core.data.augment import build_augmenter  # noqa: E402
+from core.models.builders import build_vgg12_opt, get_spec  # noqa: E402
+from core.training import fastconv
+from core.training.train import make_dataset, make_optimizer  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--no-augment", action="store_true")
-    parser.add_argument("--slow-conv", action="store_true", help="without core.fastconv")
+    parser.add_argument("--slow-conv", action="store_true", help="without core.training.fastconv")
     parser.add_argument("--layout", help="a vgg12_opt conv layout to try instead")
     args = parser.parse_args()
 

@@ -2,6 +2,10 @@
 
 import os
 import sys
+from pathlib import Path
+
+# The checkout: artifacts/, bench/ and the dashboard sit beside core/.
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # TensorFlow turns its oneDNN kernels on only for CPUs it recognises (recent Intel ones); on
 # this AMD machine they were off, and turning them on trains Model 2 1.7x faster

@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core import agreement
-from core.mistakes import answers
-from core.palette import by_any_label
-from core.stats import format_p
+from core.analysis import agreement
+from core.analysis.mistakes import answers
+from core.analysis.stats import format_p
+from core.reporting import charts
+from core.reporting.palette import by_any_label
 from ui import common, links
 
 common.require_dashboard()
@@ -49,7 +50,7 @@ st.markdown(
 
 left, right = st.columns([5, 4])
 with left:
-    fig = agreement.upset_figure(table, short, by_any_label())
+    fig = charts.upset_figure(table, short, by_any_label())
     event = st.plotly_chart(
         fig, width="stretch", on_select="rerun", selection_mode=("points", "box"), key="upset"
     )

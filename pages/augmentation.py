@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from core.augment import AugmentConfig, augment_images
-from core.data import CLASS_NAMES, scale
+from core.data.augment import AugmentConfig, augment_images
+from core.data.cifar10 import CLASS_NAMES, scale
 from ui import common
 
 common.require_dashboard()
@@ -13,7 +13,7 @@ st.title("Augmentation preview")
 st.write(
     "During training every image is randomly rotated, shifted, flipped or zoomed a little each "
     "time the model sees it, so it learns the object rather than its exact pixels. These are "
-    "real CIFAR-10 test images passed through `core.augment.augment_images`, the very code "
+    "real CIFAR-10 test images passed through `core.data.augment.augment_images`, the very code "
     "training uses."
 )
 

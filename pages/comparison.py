@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import charts, compare
-from core.data import CLASS_NAMES
-from core.palette import short_label
+from core.analysis import compare
+from core.data.cifar10 import CLASS_NAMES
+from core.reporting import charts
+from core.reporting.palette import short_label
 from ui import common, links
 
 common.require_dashboard()

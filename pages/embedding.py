@@ -3,9 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from core import embedding
-from core.data import CLASS_NAMES
-from core.images import ImageRejected, decode_for_model
+from core.analysis import embedding
+from core.data.cifar10 import CLASS_NAMES
+from core.data.images import ImageRejected, decode_for_model
+from core.reporting import charts
 from ui import common, links
 
 common.require_dashboard()
@@ -83,7 +84,7 @@ if upload is not None:
         else:
             marks["your image"] = placed[0]
 
-fig = embedding.map_figure(
+fig = charts.map_figure(
     emap.coords, labels, probs, colouring, right_counts, len(aligned), marks=marks
 )
 event = st.plotly_chart(

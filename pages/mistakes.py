@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core.data import CLASS_NAMES
-from core.mistakes import confident_mistakes, possibly_mislabelled
+from core.analysis.mistakes import confident_mistakes, possibly_mislabelled
+from core.data.cifar10 import CLASS_NAMES
 from ui import common, links
 
 common.require_dashboard()

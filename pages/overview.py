@@ -1,12 +1,12 @@
 """Overview for stakeholders: the data at a glance, each model's headline numbers, the best one."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import charts, compare
-from core.data import CLASS_NAMES
-from core.reference import REFERENCE, best_reference, check_claim
+from core.analysis import compare
+from core.analysis.reference import REFERENCE, best_reference, check_claim
+from core.data.cifar10 import CLASS_NAMES
+from core.reporting import charts
 from ui import common
 
 common.require_dashboard()
@@ -36,29 +36,15 @@ st.write(
 
 # --- the data ---------------------------------------------------------------------------------
 st.header("The data")
-samples = common.test_images()
-if isinstance(samples, str):
-    st.warning(f"The test images are not available: {samples}")
+glance = common.test_set_at_a_glance()
+if isinstance(glance, str):
+    st.warning(f"The test images are not available: {glance}")
 else:
     left, right = st.columns([3, 2])
-    per_class = 8
-    rng = np.random.default_rng(0)
-    rows = [
-        np.concatenate(
-            list(
-                samples.images[
-                    rng.choice(np.flatnonzero(samples.labels == c), per_class, replace=False)
-                ]
-            ),
-            axis=1,
-        )
-        for c in range(len(CLASS_NAMES))
-    ]
-    left.plotly_chart(charts.examples_grid_figure(np.concatenate(rows, axis=0)), width="stretch")
-
-    counts = np.bincount(samples.labels, minlength=len(CLASS_NAMES))
+    left.plotly_chart(charts.examples_grid_figure(glance.grid), width="stretch")
+    counts = glance.counts
     right.plotly_chart(charts.class_balance_figure(counts), width="stretch")
-    height, width = samples.images.shape[1:3]
+    height, width = glance.image_shape
     ready_now = common.ready_models()
     config = common.config(ready_now[0]) if ready_now else {}
     n_train = sum(config.get("dataset", {}).get(k, 0) for k in ("n_fit", "n_val"))
@@ -71,7 +57,7 @@ else:
     )
     right.caption(
         f"{common.data_label()}: colour photos of {width}x{height} pixels in "
-        f"{len(CLASS_NAMES)} classes, {train_text}{len(samples):,} for testing, {balanced}. "
+        f"{len(CLASS_NAMES)} classes, {train_text}{glance.n_images:,} for testing, {balanced}. "
         "Test images are never used for training. Settings are chosen on the validation "
         "split, with the exceptions each model's card states (see *How each model's settings "
         "were chosen* below)."
@@ -164,7 +150,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
-common.dataset_caption(len(samples) if not isinstance(samples, str) else None)
+common.dataset_caption(glance.n_images if not isinstance(glance, str) else None)
 st.caption(
     "Precision, recall and F1 (macro) are averaged over the ten classes from each model's top "
     "answer (scikit-learn). The reference reported precision and recall differently (Keras "

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import charts, compare
-from core.data import CLASS_NAMES
+from core.analysis import compare
+from core.data.cifar10 import CLASS_NAMES
+from core.reporting import charts
 from ui import common, links
 
 common.require_dashboard()

@@ -1,4 +1,4 @@
-"""Train: start ``core.train`` in a background process and follow its progress live."""
+"""Train: start ``core.training.train`` in a background process and follow its progress live."""
 
 import time
 from dataclasses import replace
@@ -6,9 +6,12 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core import charts, compare, deployment, jobs, runspec
-from core.data import DATA_ENV
-from core.runspec import RunSpec
+from core.analysis import compare
+from core.data.cifar10 import DATA_ENV
+from core.reporting import charts
+from core.serving import deployment
+from core.training import jobs, runspec
+from core.training.runspec import RunSpec
 from ui import common
 
 common.require_dashboard()

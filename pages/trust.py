@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core import abstain, charts, ood
-from core.palette import by_any_label
-from core.report import example_rows
-from core.robustness import CORRUPTIONS, SEVERITIES, corrupt, summary_line
+from core.analysis import abstain, ood
+from core.analysis.robustness import CORRUPTIONS, SEVERITIES, corrupt, summary_line
+from core.reporting import charts
+from core.reporting.palette import by_any_label
+from core.reporting.report import example_rows
 from ui import common, links
 
 common.require_dashboard()
@@ -73,7 +74,7 @@ st.write(
 short = common.short_labels(ready)
 curves = {short[n]: common.risk_coverage(n) for n in ready}
 st.plotly_chart(
-    abstain.risk_coverage_figure(curves, by_any_label()), width="stretch", key="risk_coverage"
+    charts.risk_coverage_figure(curves, by_any_label()), width="stretch", key="risk_coverage"
 )
 summary = abstain.summary_rows(curves)
 st.dataframe(
@@ -174,7 +175,7 @@ if ood_summaries:
         hide_index=True,
         width="stretch",
     )
-    st.plotly_chart(ood.detection_figure(ood_summaries, titles), width="stretch", key="ood")
+    st.plotly_chart(charts.detection_figure(ood_summaries, titles), width="stretch", key="ood")
     st.caption(
         "“decides”: the model whose score the Live page and `python -m core.predict --json` "
         "use. " + " ".join(f"`{s['command']}`" for s in ood_summaries.values())

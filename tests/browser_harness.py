@@ -175,7 +175,7 @@ def upload(page, files: list[Path], timeout_ms: int = 120_000) -> None:
 
 def wait_for_predictions(page, labels: list[str], timeout_ms: int = 120_000) -> None:
     """Wait until every model's result box ("<short label>: <class>" over its bars, as
-    ``core.palette.short_label`` names the model) is drawn."""
+    ``core.reporting.palette.short_label`` names the model) is drawn."""
     for label in labels:
         box = page.locator('[class*="st-key-pred_"]', has_text=f"{label}: ").first
         box.locator('[data-testid="stProgress"]').first.wait_for(timeout=timeout_ms)
@@ -188,9 +188,9 @@ def disagreed_test_image(folder: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from core import artifacts
-    from core.registry import REGISTRY
-    from core.samples import load_test_images
+    from core.models.registry import REGISTRY
+    from core.store import artifacts
+    from core.store.samples import load_test_images
 
     samples = load_test_images()
     answers = [

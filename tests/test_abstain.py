@@ -1,11 +1,13 @@
-"""Abstaining (core.abstain): risk-coverage values on hand-made predictions, the temperature."""
+"""Abstaining (core.analysis.abstain): risk-coverage values on hand-made predictions, the
+temperature."""
 
 import json
 
 import numpy as np
 import pytest
 
-from core import abstain, calibration
+from core.analysis import abstain, calibration
+from core.reporting import charts
 
 # Ten images answered with falling confidence; right, right, right, wrong, right, wrong, ...
 CONFIDENCE = np.array([0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5])
@@ -73,7 +75,7 @@ def test_summary_and_figure_name_each_model():
     assert row["accuracy answering all"] == pytest.approx(0.5)
     assert row["accuracy answering 50%"] == pytest.approx(0.8)
     assert row["abstain below (for 50%)"] == pytest.approx(0.75)
-    fig = abstain.risk_coverage_figure(curves, {"Custom": "#E69F00"})
+    fig = charts.risk_coverage_figure(curves, {"Custom": "#E69F00"})
     (line,) = fig.data
     assert line.name == "Custom" and line.line.color == "#E69F00"
     assert list(line.y) == pytest.approx(list(curves["Custom"]["accuracy"]))

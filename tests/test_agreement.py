@@ -1,5 +1,5 @@
-"""Agreement sets (core.agreement) on hand-made predictions, and the Agreement sets page over a
-small artifacts folder of hand-made predictions (no TensorFlow, seconds)."""
+"""Agreement sets (core.analysis.agreement) on hand-made predictions, and the Agreement sets page
+over a small artifacts folder of hand-made predictions (no TensorFlow, seconds)."""
 
 from pathlib import Path
 
@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import agreement, artifacts
-from core.metrics import compute_metrics
-from core.samples import load_test_images
+from core.analysis import agreement
+from core.reporting import charts
+from core.store import artifacts
+from core.store.metrics import compute_metrics
+from core.store.samples import load_test_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,14 +87,14 @@ def test_pattern_rows_are_the_images_of_that_pattern():
 
 def test_upset_figure_has_sorted_bars_over_a_dot_per_model_and_pattern():
     table = _table()
-    fig = agreement.upset_figure(table, LABELS, {"Custom": "#E69F00"})
+    fig = charts.upset_figure(table, LABELS, {"Custom": "#E69F00"})
     bars, *dots = fig.data
     assert list(bars.y) == list(table["images"]) and list(bars.x) == list(table["pattern"])
     assert [d.y[0] for d in dots] == ["Custom", "ResNet50", "Lite0"]
     assert all(list(d.x) == list(table["pattern"]) for d in dots), "shared x: the patterns"
     custom = list(dots[0].marker.color)
-    assert custom == ["#E69F00" if r else agreement.WRONG_DOT for r in table["custom"]]
-    assert len(agreement.upset_figure(table, LABELS, max_patterns=2).data[0].x) == 2
+    assert custom == ["#E69F00" if r else charts.WRONG_DOT for r in table["custom"]]
+    assert len(charts.upset_figure(table, LABELS, max_patterns=2).data[0].x) == 2
 
 
 def test_correctness_refuses_predictions_of_another_test_set():

@@ -5,7 +5,7 @@ import stat
 import numpy as np
 import pytest
 
-from core import atomic
+from core.io import atomic
 
 
 def test_a_finished_write_replaces_the_file_and_leaves_nothing_else(tmp_path):

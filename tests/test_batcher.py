@@ -1,4 +1,5 @@
-"""core.batcher under concurrent callers, and the dashboard's SharedPredictor built on it."""
+"""core.serving.batcher under concurrent callers, and the dashboard's SharedPredictor built on
+it."""
 
 import threading
 import time
@@ -9,11 +10,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from core.batcher import Busy, DynamicBatcher, Overloaded, TimedOut
-from core.classify import classify_files
-from core.data import CLASS_NAMES
-from core.images import decode_many
-from core.predictor import Predictor, SharedPredictor
+from core.data.cifar10 import CLASS_NAMES
+from core.data.images import decode_many
+from core.serving.batcher import Busy, DynamicBatcher, Overloaded, TimedOut
+from core.serving.classify import classify_files
+from core.serving.predictor import Predictor, SharedPredictor
 
 
 def _run_together(n, work):
@@ -240,7 +241,7 @@ def test_files_past_the_per_upload_cap_are_refused_not_decoded(tmp_path):
 
 
 def test_shared_gradcam_matches_gradcam_run_alone():
-    from core.gradcam import GradCam
+    from core.analysis.gradcam import GradCam
 
     model = _tiny_model(3)
     shared = SharedPredictor(Predictor({"m": model}), DynamicBatcher(max_wait_s=0.05))

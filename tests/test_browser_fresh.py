@@ -6,7 +6,7 @@ share the browser tests more evenly."""
 
 import pytest
 
-from core.deployment import VIEWER_ENV
+from core.serving.deployment import VIEWER_ENV
 from tests.browser_harness import PAGES, ROOT, fresh_server_and_browser, wait_rendered
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -7,8 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core import artifacts, calibration
-from core.data import load_cifar10, scale, split_validation
+from core.analysis import calibration
+from core.data.cifar10 import load_cifar10, scale, split_validation
+from core.store import artifacts
 from tests.conftest import make_tiny_dataset
 
 
@@ -60,7 +61,9 @@ def test_summary_fits_on_validation_and_reports_test_before_and_after():
 
 def test_backfill_stores_the_training_runs_validation_split(trained, tiny_npz, tmp_path, capsys):
     shutil.copytree(trained / "custom", tmp_path / "custom")
-    from_training = calibration.load_val_predictions("custom", tmp_path)  # core.train wrote it
+    from_training = calibration.load_val_predictions(
+        "custom", tmp_path
+    )  # core.training.train wrote it
     args = ["custom", "--backfill", "--data", str(tiny_npz), "--artifacts", str(tmp_path)]
     assert calibration.main(args) == 0
     stored = calibration.load_val_predictions("custom", tmp_path)
@@ -79,7 +82,7 @@ def test_backfill_stores_the_training_runs_validation_split(trained, tiny_npz, t
 
 
 def test_backfill_refuses_data_the_model_was_not_trained_on(trained, tmp_path, capsys):
-    from core.data import save_npz
+    from core.data.cifar10 import save_npz
 
     shutil.copytree(trained / "custom", tmp_path / "custom")
     (tmp_path / "custom" / calibration.VAL_PREDICTIONS_FILE).unlink()  # as a shipped old artifact

@@ -15,10 +15,12 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import artifacts, compare, jobs, runspec
-from core.data import CLASS_NAMES
-from core.palette import short_label
-from core.samples import encode, load_test_images, read_samples
+from core.analysis import compare
+from core.data.cifar10 import CLASS_NAMES
+from core.reporting.palette import short_label
+from core.store import artifacts
+from core.store.samples import encode, load_test_images, read_samples
+from core.training import jobs, runspec
 from tests.conftest import FAKE_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +59,7 @@ def _texts(elements) -> str:
 @pytest.fixture(scope="module")
 def shipped():
     """name -> title of every ready model among the shipped artifacts, in registry order."""
-    from core.models import REGISTRY
+    from core.models.builders import REGISTRY
 
     ready = {n: s.title for n, s in REGISTRY.items() if artifacts.Artifact(n, REAL).status().ready}
     assert {"custom", "vgg12", "vgg12_opt"} <= set(ready), "the repository ships these models"
@@ -144,7 +146,7 @@ def test_per_class_shows_the_first_shipped_models_scores_and_worst_cell(shipped,
 
 
 def test_augmentation_offers_each_models_recipe_on_real_test_images(monkeypatch):
-    from core.models import REGISTRY
+    from core.models.builders import REGISTRY
 
     at = _app("pages/augmentation.py", None, monkeypatch)
     _ok(at)
@@ -184,7 +186,7 @@ def test_live_gives_each_shipped_models_stored_answer_for_a_shipped_test_image(
 
 
 def test_train_page_lists_every_model_with_its_artifact_state(shipped, monkeypatch):
-    from core.models import REGISTRY
+    from core.models.builders import REGISTRY
 
     at = _app("pages/train.py", None, monkeypatch)
     _ok(at)
@@ -373,7 +375,7 @@ def test_train_page_starts_a_background_run(tmp_path, monkeypatch):
     monkeypatch.setattr(jobs, "start_training", lambda req, root: started.append(req) or 4242)
     data_root = tmp_path / "roots"
     (data_root / "cifar").mkdir(parents=True)
-    monkeypatch.setenv("CIFAR10_DATA_ROOTS", str(data_root))  # core.deployment
+    monkeypatch.setenv("CIFAR10_DATA_ROOTS", str(data_root))  # core.serving.deployment
     at = _app("pages/train.py", tmp_path, monkeypatch)
     at.number_input[0].set_value(3)  # epochs
     at.text_input[0].set_value("cifar")  # relative to the data root
@@ -416,7 +418,7 @@ def test_samples_round_trip_exactly(tmp_path):
 def test_shipped_test_images_align_with_artifact_order(shipped):
     import keras
 
-    from core.data import scale
+    from core.data.cifar10 import scale
 
     samples = load_test_images(REAL)
     assert samples.images.shape == (10_000, 32, 32, 3)

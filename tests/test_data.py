@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import data
-from core.augment import AugmentConfig, augment_images
-from core.data import CLASS_NAMES, ChecksumError, DataError, load_cifar10
+from core.data import cifar10 as data
+from core.data.augment import AugmentConfig, augment_images
+from core.data.cifar10 import CLASS_NAMES, ChecksumError, DataError, load_cifar10
 
 
 def _batch(images: np.ndarray, labels: np.ndarray) -> bytes:

@@ -1,5 +1,6 @@
-"""Viewer mode and data roots (issue 15, part 2): ``core.deployment`` and its use by
-``core.jobs``, the dashboard's navigation and the Train page; Streamlit's upload cap (part 3)."""
+"""Viewer mode and data roots (issue 15, part 2): ``core.serving.deployment`` and its use by
+``core.training.jobs``, the dashboard's navigation and the Train page; Streamlit's upload cap (part
+3)."""
 
 import os
 import tomllib
@@ -8,9 +9,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import artifacts, deployment, jobs
-from core.deployment import DATA_ROOTS_ENV, VIEWER_ENV, SourceRefused
-from core.runspec import RunSpec
+from core.serving import deployment
+from core.serving.deployment import DATA_ROOTS_ENV, VIEWER_ENV, SourceRefused
+from core.store import artifacts
+from core.training import jobs
+from core.training.runspec import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = "That path is not under a data root. The dashboard reads training data only from: {}."
@@ -34,7 +37,7 @@ def _refusal(resolve, typed: str) -> str:
     return str(caught.value)
 
 
-# --- core.deployment ---------------------------------------------------------------------------
+# --- core.serving.deployment
 
 
 @pytest.mark.parametrize(
@@ -137,7 +140,7 @@ def test_the_viewer_takes_no_server_path_even_under_a_root(roots, monkeypatch):
     )
 
 
-# --- core.jobs ---------------------------------------------------------------------------------
+# --- core.training.jobs
 
 
 def test_start_training_refuses_in_viewer_mode(tmp_path, monkeypatch):
@@ -184,7 +187,7 @@ def test_the_suggested_data_source_is_always_under_a_root(roots, tmp_path, monke
 
 
 def test_streamlits_upload_cap_is_core_images_cap():
-    from core.images import MAX_BYTES
+    from core.data.images import MAX_BYTES
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     # Streamlit's upload handler counts server.maxUploadSize in MiB (size * 1024 * 1024).
@@ -210,7 +213,7 @@ def test_incoming_websocket_messages_are_capped_where_streamlit_refuses_them_any
 def empty_store(tmp_path, monkeypatch):
     """No artifacts (quick pages), no network checks for the ImageNet weights."""
     monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
-    monkeypatch.setattr("core.data.is_online", lambda *a, **k: False)
+    monkeypatch.setattr("core.data.cifar10.is_online", lambda *a, **k: False)
     return tmp_path / "artifacts"
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import efficientnet_lite as lite
-from core.torch_weights import WeightsFileError, read_state_dict
+from core.models import efficientnet_lite as lite
+from core.weights.torch_reader import WeightsFileError, read_state_dict
 from tests.conftest import centre_photo
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -140,7 +140,7 @@ def test_transfer_model_keeps_the_contract_and_freezes_the_lower_blocks(state):
 
 
 def test_training_on_tiny_data_writes_an_artifact_that_loads_without_core(tiny_npz, tmp_path):
-    from core import train
+    from core.training import train
 
     root = tmp_path / "artifacts"
     args = ["efficientnet_lite0_transfer", "--data", str(tiny_npz), "--epochs", "1"]

@@ -1,11 +1,12 @@
-"""The embedding map (core.embedding): faithful to the features, places new images where their
-look-alikes are, and every colouring accounts for every test image once."""
+"""The embedding map (core.analysis.embedding): faithful to the features, places new images where
+their look-alikes are, and every colouring accounts for every test image once."""
 
 import numpy as np
 import pytest
 
-from core import embedding
-from core.registry import REGISTRY
+from core.analysis import embedding
+from core.models.registry import REGISTRY
+from core.reporting import charts
 
 SHIPPED = [n for n in REGISTRY if embedding.load(n) is not None]
 
@@ -86,12 +87,12 @@ def test_the_figure_carries_every_image_row_and_the_marks():
     y_true = rng.integers(0, 10, 200)
     probs = rng.dirichlet(np.ones(10), 200)
     coords = rng.normal(size=(200, 2))
-    fig = embedding.map_figure(coords, y_true, probs, "class", marks={"your image": coords[5]})
+    fig = charts.map_figure(coords, y_true, probs, "class", marks={"your image": coords[5]})
     rows = np.concatenate([t.customdata for t in fig.data if t.customdata is not None])
     assert sorted(rows.tolist()) == list(range(200))
     assert fig.data[-1].name == "your image"
     with pytest.raises(ValueError, match="unknown colouring"):
-        embedding.map_figure(coords, y_true, probs, "rainbow")
+        charts.map_figure(coords, y_true, probs, "rainbow")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core import fastconv
+from core.training import fastconv
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from keras import layers
 
-from core import artifacts
-from core.gradcam import GradCam, overlay
-from core.models import with_tta
-from core.samples import load_test_images
+from core.analysis.gradcam import GradCam, overlay
+from core.models.builders import with_tta
+from core.store import artifacts
+from core.store.samples import load_test_images
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_every_shipped_models_heatmaps_localise(name, probe_images):
 
 
 def test_model_1s_2x2_last_convolution_fails_the_check(probe_images):
-    from core.gradcam import cells
+    from core.analysis.gradcam import cells
 
     model = _shipped("vgg12")
     last = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)][-1].name

@@ -12,9 +12,10 @@ import shutil
 import numpy as np
 import pytest
 
-from core import resnet50, vgg16, weights_archives
-from core.imagenet import build_transfer_model, caffe_preprocess
-from core.weights_archives import WeightsArchiveError
+from core.models import resnet50, vgg16
+from core.models.imagenet import build_transfer_model, caffe_preprocess
+from core.weights import archives as weights_archives
+from core.weights.archives import WeightsArchiveError
 from tests.conftest import centre_photo
 
 pytestmark = pytest.mark.slow
@@ -97,7 +98,7 @@ def test_resnet50_with_two_blocks_swapped_fails(photos, resnet_weights):
     """Swapped identity blocks of one stage barely change ResNet50's answers (measured:
     chelsea's cat classes 0.997 -> 0.986-1.0, so the photos cannot tell), but every layer
     must hold the archive tensor of its own old name, and a swapped port does not."""
-    from core.tfjs_weights import read_tfjs_layers
+    from core.weights.tfjs_reader import read_tfjs_layers
 
     weights, epsilon = resnet_weights
     _, archive_tensors = read_tfjs_layers(weights_archives.locate("resnet50"), resnet50.MODEL_DIR)
@@ -132,7 +133,7 @@ def test_resnet50_names_map_onto_todays_keras():
 @pytest.fixture(scope="module")
 def cifar_probe_data():
     """300 + 200 of the shipped CIFAR-10 test images, seeded, for a probe's train and test."""
-    from core.samples import load_test_images
+    from core.store.samples import load_test_images
 
     shipped = load_test_images()
     images, labels = shipped.images, shipped.labels
@@ -147,8 +148,8 @@ def probe_accuracy(weights, data) -> float:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from core.data import scale
-    from core.finetune import split_parts
+    from core.data.cifar10 import scale
+    from core.training.finetune import split_parts
 
     model = build_transfer_model("vgg16", weights, 64, "block4")
     encoder, trainer = split_parts(model)

@@ -1,4 +1,4 @@
-"""core.images against real files built with Pillow (all small, except headers that only claim
+"""core.data.images against real files built with Pillow (all small, except headers that only claim
 to be huge)."""
 
 import io
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from core import images
-from core.images import (
+from core.data import images
+from core.data.images import (
     BACKGROUND,
     MAX_PIXELS,
     SUPPORTED_FORMATS,

@@ -7,9 +7,10 @@ import re
 import pytest
 from PIL import Image
 
-from core import artifacts, embedding
-from core.registry import REGISTRY
-from core.samples import load_test_images
+from core.analysis import embedding
+from core.models.registry import REGISTRY
+from core.store import artifacts
+from core.store.samples import load_test_images
 from tests.browser_harness import fresh_server_and_browser, wait_rendered
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

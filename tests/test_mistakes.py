@@ -1,9 +1,9 @@
-"""The mistakes gallery's filters and the possibly-mislabelled view (core.mistakes)."""
+"""The mistakes gallery's filters and the possibly-mislabelled view (core.analysis.mistakes)."""
 
 import numpy as np
 
-from core.data import CLASS_NAMES
-from core.mistakes import confident_mistakes, possibly_mislabelled
+from core.analysis.mistakes import confident_mistakes, possibly_mislabelled
+from core.data.cifar10 import CLASS_NAMES
 
 
 def _probs(picks, confidence):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from keras import layers
 
-from core import models
-from core.imagenet import build_transfer_model, caffe_preprocess
-from core.models import REGISTRY, get_spec
-from core.weights_archives import WeightsArchiveError
+from core.models import builders as models
+from core.models.builders import REGISTRY, get_spec
+from core.models.imagenet import build_transfer_model, caffe_preprocess
+from core.weights.archives import WeightsArchiveError
 
 
 def _convs(model):
@@ -163,7 +163,7 @@ def test_preprocessing_layer_matches_keras_imagenet_preprocessing():
 
 
 def test_missing_imagenet_weights_offline_say_how_to_fetch_them(tmp_path, monkeypatch):
-    from core import data
+    from core.data import cifar10 as data
 
     monkeypatch.setenv("CIFAR10_CACHE", str(tmp_path))
     monkeypatch.setattr(data, "is_online", lambda *a, **k: False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core import artifacts
+from core.store import artifacts
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """The unfamiliar-image warning: scores on synthetic features, the unfamiliar set, the flag that
-``core.predict --json`` and the Live page show."""
+``core.serving.predict --json`` and the Live page show."""
 
 import io
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import ood, unfamiliar
+from core.analysis import ood, unfamiliar
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "artifacts"
@@ -93,8 +93,8 @@ def _png(array: np.ndarray) -> bytes:
 
 
 def test_predict_json_flags_a_page_of_text_but_not_a_cifar_test_image(tmp_path, capsys):
-    from core import predict
-    from core.samples import load_test_images
+    from core.serving import predict
+    from core.store.samples import load_test_images
 
     judge = ood.decider({n: ood.summary(n, REAL) for n in ("custom", "vgg12", "vgg12_opt")})
     assert judge, "the shipped models carry their ood.json"
@@ -117,7 +117,7 @@ def test_predict_json_flags_a_page_of_text_but_not_a_cifar_test_image(tmp_path, 
 
 def _flag_everything(root: Path, name: str) -> None:
     """ood files for a model whose threshold every image is above."""
-    from core import artifacts
+    from core.store import artifacts
 
     layout = ood.feature_layout(artifacts.Artifact(name, root).load_model())
     gaussians = {
@@ -152,7 +152,7 @@ def test_live_page_warns_about_an_unfamiliar_image_and_keeps_its_answers(
 
 
 def test_report_section_lists_each_models_detection_on_the_unfamiliar_test_set():
-    from core.report import _title, _unfamiliar_section
+    from core.reporting.report import _title, _unfamiliar_section
 
     names = ["custom", "vgg12", "vgg12_opt"]
     section = _unfamiliar_section(names, REAL)

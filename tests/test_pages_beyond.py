@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import abstain, artifacts, calibration, mistakes
-from core.data import CLASS_NAMES
-from core.samples import load_test_images
+from core.analysis import abstain, calibration, mistakes
+from core.data.cifar10 import CLASS_NAMES
+from core.store import artifacts
+from core.store.samples import load_test_images
 from tests.conftest import FAKE_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,14 +41,14 @@ def _captions(at: AppTest) -> list[str]:
 
 
 def _shipped_ready() -> list[str]:
-    from core.models import REGISTRY
+    from core.models.builders import REGISTRY
 
     root = artifacts.artifacts_root()
     return [n for n in REGISTRY if artifacts.Artifact(n, root).status().ready]
 
 
 def _title(name: str) -> str:
-    from core.models import REGISTRY
+    from core.models.builders import REGISTRY
 
     return REGISTRY[name].title
 

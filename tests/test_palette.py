@@ -1,4 +1,5 @@
-"""One colour per model (core.palette), distinct for colour-blind readers too, in every chart."""
+"""One colour per model (core.reporting.palette), distinct for colour-blind readers too, in every
+chart."""
 
 import itertools
 
@@ -6,9 +7,9 @@ import numpy as np
 import plotly.express as px
 import pytest
 
-from core import charts, palette
-from core.data import CLASS_NAMES
-from core.registry import REGISTRY
+from core.data.cifar10 import CLASS_NAMES
+from core.models.registry import REGISTRY
+from core.reporting import charts, palette
 from tests.conftest import FAKE_MODELS
 
 # Machado, Oliveira and Fernandes (2009), severity 1.0, on linear RGB: how a protanope,
@@ -154,7 +155,7 @@ def test_training_curves_draw_each_model_in_its_colour():
 
 
 def test_the_reports_charts_draw_each_model_in_its_colour(fake_root, monkeypatch):
-    from core import report
+    from core.reporting import report
 
     drawn = []
     monkeypatch.setattr(report, "_figure", lambda fig: drawn.append(fig) or "")

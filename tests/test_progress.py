@@ -1,6 +1,6 @@
 import json
 
-from core import progress
+from core.io import progress
 
 
 def _log(path, records, tail=""):
@@ -56,6 +56,6 @@ def test_curve_records_put_running_batches_at_fractional_epochs():
 
 
 def test_train_reads_history_through_core_progress():
-    from core import train
+    from core.training import train
 
     assert train.read_history is progress.read_history

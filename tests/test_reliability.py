@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.artifacts import Artifact, ArtifactError
-from core.classify import classify_files
-from core.data import CLASS_NAMES
-from core.images import decode_many
-from core.predictor import Predictor
+from core.data.cifar10 import CLASS_NAMES
+from core.data.images import decode_many
+from core.serving.classify import classify_files
+from core.serving.predictor import Predictor
+from core.store.artifacts import Artifact, ArtifactError
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_metrics_that_do_not_match_the_predictions_mark_it_broken(copy_of):
 def test_model_from_another_run_is_caught_by_verification(copy_of, tiny_npz):
     import keras
 
-    from core.models import build_custom
+    from core.models.builders import build_custom
 
     with np.load(tiny_npz) as z:
         images = z["x_test"][:16]
@@ -95,7 +95,7 @@ def test_predictor_refuses_a_model_that_does_not_match_its_predictions(copy_of, 
     np.savez_compressed(
         copy_of / "vgg12" / "test_predictions.npz", y_true=np.arange(60) % 10, probs=probs
     )
-    from core.evaluate import compute_metrics
+    from core.training.evaluate import compute_metrics
 
     (copy_of / "vgg12" / "metrics.json").write_text(
         json.dumps(compute_metrics(np.arange(60) % 10, probs))

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.artifacts import ARTIFACTS_ENV
-from core.deployment import VIEWER_ENV
-from core.palette import short_label
-from core.samples import SAMPLES_FILE
+from core.reporting.palette import short_label
+from core.serving.deployment import VIEWER_ENV
+from core.store.artifacts import ARTIFACTS_ENV
+from core.store.samples import SAMPLES_FILE
 from tests.browser_harness import (
     CHROMIUM_ARGS,
     ROOT,

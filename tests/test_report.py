@@ -1,12 +1,13 @@
-"""The HTML report: self-contained, every ready model with its numbers (core.report)."""
+"""The HTML report: self-contained, every ready model with its numbers (core.reporting.report)."""
 
 import re
 from html.parser import HTMLParser
 
 import pytest
 
-from core import artifacts, report
-from core.models import REGISTRY
+from core.models.builders import REGISTRY
+from core.reporting import report
+from core.store import artifacts
 from tests.conftest import FAKE_MODELS
 
 
@@ -80,7 +81,7 @@ def test_report_with_no_trained_model_says_so(tmp_path):
 
 
 def test_report_holds_the_agreement_sets_and_the_risk_coverage_curves(html, fake_root):
-    from core import abstain, agreement
+    from core.analysis import abstain, agreement
 
     preds = {n: artifacts.Artifact(n, fake_root).predictions() for n in FAKE_MODELS}
     y_true = preds[FAKE_MODELS[0]]["y_true"]
@@ -100,7 +101,7 @@ def test_report_shows_the_embedding_map_of_the_most_accurate_model(html, fake_ro
 
     import numpy as np
 
-    from core import embedding
+    from core.analysis import embedding
 
     assert "the embedding map" not in html  # no model of fake_root has a map
     root = tmp_path / "artifacts"

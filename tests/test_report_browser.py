@@ -2,8 +2,9 @@
 
 import pytest
 
-from core import artifacts, report
-from core.models import REGISTRY
+from core.models.builders import REGISTRY
+from core.reporting import report
+from core.store import artifacts
 from tests import browser_harness as harness
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

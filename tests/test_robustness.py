@@ -6,8 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from core import artifacts, robustness
-from core.samples import load_test_images
+from core.analysis import robustness
+from core.store import artifacts
+from core.store.samples import load_test_images
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_an_interrupted_run_leaves_the_previous_file_alone(trained, tmp_path, mo
 
 
 def test_a_write_that_fails_halfway_leaves_no_partial_file(tmp_path):
-    from core.calibration import write_json
+    from core.analysis.calibration import write_json
 
     target = tmp_path / "robustness.json"
     target.write_text('{"previous": true}\n')

@@ -1,4 +1,5 @@
-"""The slide deck (core.slides, ``python -m core.report --pptx``): what the audience sees."""
+"""The slide deck (core.reporting.slides, ``python -m core.report --pptx``): what the audience
+sees."""
 
 import datetime as dt
 import io
@@ -10,8 +11,9 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Emu
 
-from core import artifacts, palette, report, slides
-from core.registry import REGISTRY
+from core.models.registry import REGISTRY
+from core.reporting import palette, report, slides
+from core.store import artifacts
 from tests.conftest import FAKE_MODELS
 
 DAY = dt.date(2026, 12, 2)

@@ -1,10 +1,10 @@
-"""Bootstrap intervals and McNemar's exact test (core.stats)."""
+"""Bootstrap intervals and McNemar's exact test (core.analysis.stats)."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from core import stats
+from core.analysis import stats
 
 
 def _answers(n: int, accuracy: float, seed: int = 0):
@@ -82,7 +82,7 @@ def test_bootstrap_is_seeded_and_headline_intervals_cover_both_numbers():
 
 
 def test_the_reference_claim_is_checked_against_measured_accuracy():
-    from core.reference import check_claim
+    from core.analysis.reference import check_claim
 
     titles = {"resnet50_transfer": "ResNet50", "vgg16_transfer": "VGG16", "vgg12": "Model 1"}
     held = check_claim({"resnet50_transfer": 0.93, "vgg16_transfer": 0.9, "vgg12": 0.8}, titles)
@@ -95,7 +95,7 @@ def test_the_reference_claim_is_checked_against_measured_accuracy():
 
 
 def test_p_values_read_as_people_write_them():
-    from core.stats import McNemar, format_p
+    from core.analysis.stats import McNemar, format_p
 
     assert format_p(0.0312) == "p = 0.031" and format_p(2.4e-5) == "p = 2.4e-05"
     assert format_p(0.0) == "p < 1e-300"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from core.artifacts import ARTIFACTS_ENV
+from core.store.artifacts import ARTIFACTS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "artifacts"
@@ -37,8 +37,8 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 if len(sys.argv) > 3:
-    import core.compare
-    core.compare.LATENCY_FILE = Path(sys.argv[3])
+    import core.analysis.compare
+    core.analysis.compare.LATENCY_FILE = Path(sys.argv[3])
 at = AppTest.from_file(sys.argv[1], default_timeout=240).run()
 at.switch_page(sys.argv[2]).run()
 table = at.dataframe[0].value if len(at.dataframe) else None

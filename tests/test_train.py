@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import artifacts, evaluate, predict, train
-from core.data import CLASS_NAMES
-from core.jobs import TrainingLocked, training_lock
-from core.runspec import RunSpec
+from core.data.cifar10 import CLASS_NAMES
+from core.serving import predict
+from core.store import artifacts
+from core.training import evaluate, train
+from core.training.jobs import TrainingLocked, training_lock
+from core.training.runspec import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 

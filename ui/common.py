@@ -8,16 +8,20 @@ its folder), so a retrained model shows up in every page without a restart.
 from __future__ import annotations
 
 import functools
+import os
 import runpy
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from core import artifacts, compare, deployment
-from core.data import CLASS_NAMES
-from core.registry import REGISTRY
+from core.analysis import compare
+from core.data.cifar10 import CLASS_NAMES
+from core.models.registry import REGISTRY
+from core.serving import deployment
+from core.store import artifacts
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
 # Whether the script run in this thread goes through dashboard.py (Streamlit gives each script
@@ -43,8 +47,16 @@ def _keep_keras_state_between_runs() -> None:
 
 
 _keep_keras_state_between_runs()
+# "0": the models load when a page first needs them, not when the server starts (the tests'
+# servers that never classify).
+WARM_UP_ENV = "CIFAR10_STUDIO_WARM_UP"
+WARM_UP_TIMEOUT_S = 900
+WARMING_UP = (
+    "The models are still loading and tracing their graphs (the server started moments ago); "
+    "your images are answered as soon as they are ready…"
+)
 TRAIN_HINT = "Train it on the **Train** page, or run `python -m core.train {name}`."
-# In viewer mode there is no Train page to point to (core.deployment).
+# In viewer mode there is no Train page to point to (core.serving.deployment).
 VIEWER_TRAIN_HINT = (
     "This dashboard is a read-only viewer: the administrator trains models on the server with "
     "`python -m core.train {name}`."
@@ -56,7 +68,8 @@ VIEWER_CAPTION = (
 
 
 def viewer_mode() -> bool:
-    """Whether the dashboard runs as a read-only viewer (``core.deployment.viewer_mode``)."""
+    """Whether the dashboard runs as a read-only viewer
+    (``core.serving.deployment.viewer_mode``)."""
     return deployment.viewer_mode()
 
 
@@ -70,7 +83,7 @@ def root() -> str:
 
 
 def registry() -> dict:
-    """name -> ModelSpec (``core.registry``: descriptions only, no TensorFlow)."""
+    """name -> ModelSpec (``core.models.registry``: descriptions only, no TensorFlow)."""
     return REGISTRY
 
 
@@ -79,13 +92,16 @@ def title(name: str) -> str:
     return spec.title if spec else name
 
 
-def per_artifact(loader=None, *, resource: bool = False, spinner: str | bool = False):
+def per_artifact(
+    loader=None, *, resource: bool = False, spinner: str | bool = False, persist: bool = False
+):
     """``loader(root, name)`` -> ``f(name)``, cached per artifact version.
 
     The cache is keyed by the artifacts root and the artifact's stamp (every file in its
     folder), so a retrained model, or any backfilled file, shows up without a restart.
     ``resource``: one shared object (``st.cache_resource``) instead of a copy per call, for
-    large read-only values.
+    large read-only values. ``persist``: also kept on disk (Streamlit's cache folder), so a
+    restarted server need not recompute it.
     """
 
     def wrap(loader):
@@ -95,7 +111,8 @@ def per_artifact(loader=None, *, resource: bool = False, spinner: str | bool = F
         def cached(root_: str, name: str, stamp_: tuple):
             return loader(root_, name)
 
-        cached = cache(show_spinner=spinner, max_entries=64)(cached)
+        options = {"persist": "disk"} if persist else {}
+        cached = cache(show_spinner=spinner, max_entries=64, **options)(cached)
 
         @functools.wraps(loader)
         def by_name(name: str):
@@ -154,7 +171,8 @@ def config(root_: str, name: str) -> dict:
 
 @per_artifact
 def summary(root_: str, name: str) -> dict:
-    """The model's row of the Overview and Comparison tables (``core.compare.summary_row``)."""
+    """The model's row of the Overview and Comparison tables
+    (``core.analysis.compare.summary_row``)."""
     return compare.summary_row(name, root_)
 
 
@@ -164,44 +182,67 @@ def predictions(root_: str, name: str) -> dict[str, np.ndarray]:
     return artifacts.Artifact(name, root_).predictions()
 
 
-@st.cache_resource(show_spinner="Loading the trained models…", max_entries=2)
-def _predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
-    from core.predictor import Predictor
+def _load_models(root_: str, stamps: tuple[tuple[str, float], ...]):
+    """(SharedPredictor of every ready model, graphs traced; {model: why it is not loaded})."""
+    from core.serving.predictor import Predictor, SharedPredictor
 
     samples = _test_images(root_)
     check = None if isinstance(samples, str) else (samples.dataset_id, samples.images[:32])
-    return Predictor.from_artifacts([name for name, _ in stamps], root_, verify_with=check)
+    names = [name for name, _ in stamps]
+    loaded, failures = Predictor.from_artifacts(names, root_, verify_with=check)
+    shared = SharedPredictor(loaded)
+    shared.warm_up()
+    return shared, failures
+
+
+def _stop_worker(loading: Future) -> None:
+    # The models were replaced (a retrained artifact): free the old ones once they are loaded.
+    loading.add_done_callback(lambda f: f.exception() is None and f.result()[0].batcher.close())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, on_release=_stop_worker)
+def _models_loading(root_: str, stamps: tuple[tuple[str, float], ...]) -> Future:
+    from core.serving.background import in_background
+
+    return in_background(lambda: _load_models(root_, stamps), name="models warm-up")
+
+
+def models_loading() -> Future:
+    """The process's models, loading in a background thread (started once, by the first call):
+    a future of (``SharedPredictor``, {model: why it is not loaded})."""
+    return _models_loading(root(), all_stamps())
+
+
+def start_warm_up() -> None:
+    """Start loading the models now, unless ``$CIFAR10_STUDIO_WARM_UP`` is 0 (then the first
+    page that needs them does)."""
+    if os.environ.get(WARM_UP_ENV, "1") != "0":
+        models_loading()
+
+
+def _loaded_models():
+    loading = models_loading()
+    if not loading.done():
+        with st.spinner(WARMING_UP):
+            return loading.result(timeout=WARM_UP_TIMEOUT_S)
+    return loading.result()
 
 
 def predictor():
     """(Predictor of every ready model, {model: why it is not loaded}); loaded once per process."""
-    return _predictor(root(), all_stamps())
-
-
-def _stop_worker(shared) -> None:
-    shared.batcher.close()  # its models were replaced (a retrained artifact): free them
-
-
-@st.cache_resource(
-    show_spinner="Preparing the models' graphs…", max_entries=2, on_release=_stop_worker
-)
-def _shared_predictor(root_: str, stamps: tuple[tuple[str, float], ...]):
-    from core.predictor import SharedPredictor
-
-    shared = SharedPredictor(_predictor(root_, stamps)[0])
-    shared.warm_up()
-    return shared
+    shared, failures = _loaded_models()
+    return shared.predictor, failures
 
 
 def shared_predictor():
     """The process's ``SharedPredictor``: every session's predictions and Grad-CAM requests go
-    through its one batching worker (``core.batcher``)."""
-    return _shared_predictor(root(), all_stamps())
+    through its one batching worker (``core.serving.batcher``)."""
+    return _loaded_models()[0]
 
 
 @st.cache_data(show_spinner="Timing the models…", max_entries=8)
 def _latency(root_: str, stamps: tuple[tuple[str, float], ...]) -> dict[str, float]:
-    loaded, _ = _predictor(root_, stamps)
+    loaded = _models_loading(root_, stamps).result(timeout=WARM_UP_TIMEOUT_S)[0].predictor
     return {name: loaded.latency_ms(name) for name in loaded.models}
 
 
@@ -229,7 +270,7 @@ def stored_latencies() -> dict[str, float]:
 
 @st.cache_resource(show_spinner="Loading the test images…")
 def _test_images(root_: str):
-    from core.samples import SamplesUnavailable, load_test_images
+    from core.store.samples import SamplesUnavailable, load_test_images
 
     try:
         return load_test_images(root_)
@@ -238,14 +279,42 @@ def _test_images(root_: str):
 
 
 def test_images():
-    """``core.samples.TestImages``, or a string saying why they are unavailable."""
+    """``core.store.samples.TestImages``, or a string saying why they are unavailable."""
     return _test_images(root())
+
+
+def _samples_files_key(root_: str) -> tuple:
+    from core.store.samples import BUNDLED_PATH, SAMPLES_FILE
+
+    key = []
+    for path in (Path(root_) / SAMPLES_FILE, BUNDLED_PATH):
+        try:
+            found = path.stat()
+            key.append((str(path), found.st_size, found.st_mtime_ns))
+        except OSError:
+            key.append((str(path), None))
+    return tuple(key)
+
+
+# Decoding and checking the 10,000 test images takes most of a second: the Overview, the first
+# page of every fresh server, keeps only what it shows, on disk.
+@st.cache_data(show_spinner=False, persist="disk", max_entries=4)
+def _at_a_glance(root_: str, files_key: tuple, per_class: int):
+    from core.store.samples import at_a_glance
+
+    samples = _test_images(root_)
+    return samples if isinstance(samples, str) else at_a_glance(samples, per_class)
+
+
+def test_set_at_a_glance(per_class: int = 8):
+    """``core.store.samples.AtAGlance`` of the test images, or why they are unavailable."""
+    return _at_a_glance(root(), _samples_files_key(root()), per_class)
 
 
 @st.cache_data(show_spinner="Looking for the ImageNet weights…", ttl=300)
 def weights_problem(name: str) -> str | None:
     """Why a transfer model's ImageNet weights are unusable here (checked at most every 5 min)."""
-    from core.registry import weights_problem as problem
+    from core.models.registry import weights_problem as problem
 
     return problem(name)
 
@@ -364,10 +433,12 @@ def require_dashboard() -> None:
 # robustness.json included).
 
 
-@per_artifact
+# Two seconds of bootstrap for five models on the first page of every fresh server: kept on disk.
+@per_artifact(persist=True)
 def intervals(root_: str, name: str) -> dict[str, tuple[float, float]]:
-    """Bootstrap 95 % intervals of a model's test accuracy and macro F1 (``core.stats``)."""
-    from core.stats import headline_intervals
+    """Bootstrap 95 % intervals of a model's test accuracy and macro F1
+    (``core.analysis.stats``)."""
+    from core.analysis.stats import headline_intervals
 
     preds = artifacts.Artifact(name, root_).predictions()
     return headline_intervals(preds["y_true"], preds["probs"])
@@ -375,29 +446,30 @@ def intervals(root_: str, name: str) -> dict[str, tuple[float, float]]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _mcnemar(root_: str, a: str, b: str, stamps: tuple):
-    from core.stats import mcnemar as test
+    from core.analysis.stats import mcnemar as test
 
     pa, pb = (artifacts.Artifact(n, root_).predictions() for n in (a, b))
     return test(pa["y_true"], pa["probs"], pb["probs"])
 
 
 def mcnemar(a: str, b: str):
-    """``core.stats.McNemar`` of two models' test predictions (``.sentence(title_a, title_b)``)."""
+    """``core.analysis.stats.McNemar`` of two models' test predictions (``.sentence(title_a,
+    title_b)``)."""
     return _mcnemar(root(), a, b, (stamp(a), stamp(b)))
 
 
 @per_artifact
 def calibration(root_: str, name: str) -> dict:
-    """ECE, NLL and temperature scaling of a model (``core.calibration.for_artifact``)."""
-    from core.calibration import for_artifact
+    """ECE, NLL and temperature scaling of a model (``core.analysis.calibration.for_artifact``)."""
+    from core.analysis.calibration import for_artifact
 
     return for_artifact(name, root_)
 
 
 @per_artifact
 def reliability(root_: str, name: str):
-    """``core.calibration.Reliability`` of a model's stored test predictions."""
-    from core.calibration import reliability as bins
+    """``core.analysis.calibration.Reliability`` of a model's stored test predictions."""
+    from core.analysis.calibration import reliability as bins
 
     preds = artifacts.Artifact(name, root_).predictions()
     return bins(preds["y_true"], preds["probs"])
@@ -406,7 +478,7 @@ def reliability(root_: str, name: str):
 @per_artifact
 def robustness(root_: str, name: str) -> dict | None:
     """The model's ``robustness.json`` (``python -m core.robustness``), or None."""
-    from core.robustness import load
+    from core.analysis.robustness import load
 
     return load(name, root_)
 
@@ -423,7 +495,7 @@ def gradcam(name: str, images: np.ndarray, class_index) -> np.ndarray | None:
     """(N, 32, 32) Grad-CAM heatmaps of a loaded model for ``class_index`` (one class, or one
     per image), batched with other sessions' requests; None when the model is not loaded or the
     shared worker is too busy to answer in time."""
-    from core.batcher import Busy
+    from core.serving.batcher import Busy
 
     shared = shared_predictor()
     if name not in shared.models:
@@ -437,13 +509,14 @@ def gradcam(name: str, images: np.ndarray, class_index) -> np.ndarray | None:
 @st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=64)
 def _test_gradcam(root_: str, stamps: tuple, name: str, rows: tuple, classes: tuple) -> np.ndarray:
     images = _test_images(root_).images[list(rows)]
-    return _shared_predictor(root_, stamps).gradcam(name, images, np.asarray(classes))
+    shared = _models_loading(root_, stamps).result(timeout=WARM_UP_TIMEOUT_S)[0]
+    return shared.gradcam(name, images, np.asarray(classes))
 
 
 def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
     """Grad-CAM heatmaps (N, 32, 32) of shipped test images ``rows`` for ``classes``; None when
     the model is not loaded or the shared worker is too busy (not cached, so tried again)."""
-    from core.batcher import Busy
+    from core.serving.batcher import Busy
 
     if name not in predictor()[0].models or isinstance(test_images(), str) or not len(rows):
         return None
@@ -455,14 +528,14 @@ def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
 
 
 def gradcam_overlay(image: np.ndarray, heatmap: np.ndarray, scale: int = 4) -> np.ndarray:
-    from core.gradcam import overlay
+    from core.analysis.gradcam import overlay
 
     return overlay(image, heatmap, alpha=0.5, scale=scale)
 
 
 @st.cache_data(show_spinner="Writing the report (Grad-CAM, intervals, charts)…", max_entries=2)
 def _report(root_: str, key: tuple) -> bytes:
-    from core.report import build_report
+    from core.reporting.report import build_report
 
     return build_report(root_).encode("utf-8")
 
@@ -476,7 +549,7 @@ def report_html() -> bytes:
 def _slides(root_: str, key: tuple, day: str) -> bytes:
     import datetime as dt
 
-    from core.slides import build_deck
+    from core.reporting.slides import build_deck
 
     return build_deck(root_, date=dt.date.fromisoformat(day))
 
@@ -493,16 +566,17 @@ def slides_pptx() -> bytes:
 
 
 def short_labels(names: list[str]) -> dict[str, str]:
-    """name -> the model's short label ("Model 2", ``core.palette``), for charts and patterns."""
-    from core.palette import short_label
+    """name -> the model's short label ("Model 2", ``core.reporting.palette``), for charts and
+    patterns."""
+    from core.reporting.palette import short_label
 
     return {name: short_label(name) for name in names}
 
 
 @per_artifact
 def temperature(root_: str, name: str) -> float | None:
-    """The model's temperature T (``core.abstain.temperature``), or None without one."""
-    from core.abstain import temperature as stored
+    """The model's temperature T (``core.analysis.abstain.temperature``), or None without one."""
+    from core.analysis.abstain import temperature as stored
 
     return stored(name, root_)
 
@@ -510,9 +584,9 @@ def temperature(root_: str, name: str) -> float | None:
 @per_artifact
 def risk_coverage(root_: str, name: str):
     """The model's risk-coverage curve over its stored test predictions, with its
-    temperature-scaled confidence (``core.abstain.risk_coverage``)."""
-    from core.abstain import risk_coverage as curve
-    from core.abstain import temperature as stored
+    temperature-scaled confidence (``core.analysis.abstain.risk_coverage``)."""
+    from core.analysis.abstain import risk_coverage as curve
+    from core.analysis.abstain import temperature as stored
 
     preds = artifacts.Artifact(name, root_).predictions()
     return curve(preds["y_true"], preds["probs"], stored(name, root_))
@@ -523,17 +597,17 @@ def risk_coverage(root_: str, name: str):
 
 @per_artifact(resource=True)
 def embedding_map(root_: str, name: str):
-    """``core.embedding.EmbeddingMap`` of the model's test images, or None without one."""
-    from core import embedding
+    """``core.analysis.embedding.EmbeddingMap`` of the model's test images, or None without one."""
+    from core.analysis import embedding
 
     return embedding.load(name, root_)
 
 
 @per_artifact(resource=True, spinner="Loading the model…")
 def feature_extractor(root_: str, name: str):
-    """The model's image -> penultimate features (``core.embedding``); only this model is
+    """The model's image -> penultimate features (``core.analysis.embedding``); only this model is
     loaded, not every model as for the Live page. None when it cannot be loaded."""
-    from core.embedding import feature_extractor as build
+    from core.analysis.embedding import feature_extractor as build
 
     try:
         return build(artifacts.Artifact(name, root_).load_model())
@@ -555,6 +629,6 @@ def place_on_map(name: str, image: np.ndarray):
 @per_artifact
 def embedding_summary(root_: str, name: str) -> dict | None:
     """The model's ``embedding.json`` (how its map was made and how faithful it is), or None."""
-    from core import embedding
+    from core.analysis import embedding
 
     return embedding.summary(name, root_)

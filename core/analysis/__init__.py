@@ -1,0 +1,1 @@
+"""What the stored predictions say: calibration, robustness, statistics, mistakes, maps."""

@@ -1,0 +1,1 @@
+"""CIFAR-10 (official files or the JPEG copy), augmentation, and decoding users' images."""

@@ -1,0 +1,1 @@
+"""Files written atomically and the training progress log: what every other layer builds on."""

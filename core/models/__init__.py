@@ -1,0 +1,1 @@
+"""The model families: the registry's descriptions and the Keras builders."""

@@ -1,0 +1,1 @@
+"""Figures (one Plotly layer), the HTML report and the slide deck."""

@@ -1,0 +1,1 @@
+"""Answering users' images: the predictor, its batching worker, the predict command."""

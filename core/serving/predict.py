@@ -1,0 +1,85 @@
+"""Classify image files with the trained models.
+
+    python -m core.predict IMAGE... [--models a,b] [--top-k 3] [--json]
+
+Images of any common format and size go through ``core.data.images`` (the same validated path as
+the dashboard's uploads). A file that cannot be classified gets a one-line error; the others are
+still classified, and the exit status is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core.models.registry import REGISTRY
+from core.serving.classify import classify_files
+from core.serving.predictor import Predictor
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.predict",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, GIF)")
+    parser.add_argument("--models", help="comma-separated model names (default: all trained)")
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines"
+    )
+    args = parser.parse_args(argv)
+
+    names = [n.strip() for n in args.models.split(",")] if args.models else None
+    unknown = [n for n in names or [] if n not in REGISTRY]
+    if unknown:
+        print(
+            f"error: unknown model(s) {', '.join(unknown)}; choose from {', '.join(REGISTRY)}",
+            file=sys.stderr,
+        )
+        return 2
+    predictor, failed = Predictor.from_artifacts(names, args.artifacts)
+    for name, reason in failed.items():
+        if names:  # models asked for by name must be usable; absent defaults are just skipped
+            print(f"error: model {name} is {reason}", file=sys.stderr)
+    if not predictor.models:
+        print(
+            "error: no trained model is available; train one with python -m core.train",
+            file=sys.stderr,
+        )
+        return 2
+
+    results = []
+    for res in classify_files(predictor, ((path, path) for path in args.images), k=args.top_k):
+        if res.error:
+            print(f"error: {res.error}", file=sys.stderr)
+            results.append({"file": res.name, "error": res.error})
+            continue
+        for model, reason in res.failed.items():
+            print(f"error: {res.name}: model {model} failed ({reason})", file=sys.stderr)
+        results.append(
+            {
+                "file": res.name,
+                "predictions": {
+                    m: [{"class": c, "probability": round(p, 6)} for c, p in top]
+                    for m, top in res.top.items()
+                },
+                **(res.unfamiliar.as_json() if res.unfamiliar else {}),
+                **({"failed": res.failed} if res.failed else {}),
+            }
+        )
+        if not args.json:
+            print(res.name)
+            if res.unfamiliar and res.unfamiliar.unfamiliar:
+                print(f"  warning: {res.unfamiliar.message()}")
+            for m, top in res.top.items():
+                shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
+                print(f"  {m:<18} {shown}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    failures = any("error" in r or "failed" in r for r in results)
+    return 1 if failures or (names and failed) else 0

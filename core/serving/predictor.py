@@ -1,0 +1,205 @@
+"""Loaded models answering in memory: one ``Predictor`` per process, shared by every session.
+
+``core.serving.classify`` and the ``core.serving.predict`` command use it directly; the dashboard
+puts it behind
+a ``SharedPredictor``, which batches the requests of concurrent sessions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.analysis import ood
+from core.data.cifar10 import CLASS_NAMES, scale
+from core.models.registry import REGISTRY
+from core.serving.batcher import DynamicBatcher
+from core.store import artifacts
+
+
+@dataclass(frozen=True)
+class Prediction:
+    model: str
+    probs: np.ndarray  # (10,) softmax probabilities in CIFAR-10 label order
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probs)[:k]
+        return [(CLASS_NAMES[i], float(self.probs[i])) for i in order]
+
+
+class Predictor:
+    """Loaded models by name; one copy per process, safe to call from several threads."""
+
+    def __init__(self, models: dict, judge: ood.Judge | None = None):
+        self.models = models
+        # The model whose features decide the unfamiliar-image flag (core.analysis.ood), if loaded.
+        self.judge = judge if judge is not None and judge.model in models else None
+        self._locks = {name: threading.Lock() for name in models}
+        self._graphs = {
+            name: compiled(model, self.judge if self.judge and name == self.judge.model else None)
+            for name, model in models.items()
+        }
+
+    @classmethod
+    def from_artifacts(
+        cls,
+        names: list[str] | None = None,
+        root=None,
+        verify_with: tuple[str, np.ndarray] | None = None,
+    ) -> tuple[Predictor, dict]:
+        """Load every ready artifact among ``names``; returns the predictor and the failures.
+
+        ``verify_with`` = (dataset id, its first uint8 test images in test order): a model
+        trained on that dataset that does not reproduce its artifact's stored predictions is
+        refused as broken.
+        """
+        models, failed = {}, {}
+        for name in names or list(REGISTRY):
+            art = artifacts.Artifact(name, root)
+            status = art.status()
+            if not status.ready:
+                failed[name] = f"{status.state}: {status.reason}"
+                continue
+            try:
+                model = art.load_model()
+                trained_on = art.config().get("dataset", {}).get("id")
+                if verify_with and trained_on == verify_with[0]:
+                    art.verify_model(model, verify_with[1])
+                models[name] = model
+            except artifacts.ArtifactError as exc:
+                failed[name] = f"broken: {exc}"
+        return cls(models, ood.Judge.from_artifacts(list(models), root)), failed
+
+    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """(N, 32, 32, 3) floats in [0, 1] -> {model: (N, 10) probabilities}; raises the first
+        model's error if any fails."""
+        out = self.predict_each(batch)
+        for answer in out.values():
+            if isinstance(answer, Exception):
+                raise answer
+        return out
+
+    def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
+        """Like ``predict``, but a model that fails gives its exception, not the whole call.
+
+        With a ``judge``, ``out[ood.SCORE_KEY]`` holds its unfamiliar-image scores, taken from
+        the same call as its probabilities.
+        """
+        batch = np.asarray(batch, dtype=np.float32)
+        out: dict[str, np.ndarray | Exception] = {}
+        for name in self._graphs:
+            try:
+                probs, features = self._run(name, batch)
+                out[name] = probs
+                if features is not None:
+                    out[ood.SCORE_KEY] = self.judge.scorer.score(features)
+            except Exception as exc:  # noqa: BLE001 - reported as this model's answer
+                out[name] = exc
+        return out
+
+    def _run(self, name: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(probabilities, penultimate features of the judge, else None) of one model."""
+        with self._locks[name]:
+            answer = self._graphs[name](batch)
+        if isinstance(answer, (list, tuple)):
+            return np.asarray(answer[0], np.float32), np.asarray(answer[1], np.float32)
+        return np.asarray(answer, dtype=np.float32), None
+
+    def latency_ms(self, name: str, repeats: int = 20) -> float:
+        """Median milliseconds for one 32x32 image through ``name``'s compiled graph, the path
+        every prediction takes (after one warm-up call, which traces it)."""
+        x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+        times = []
+        for i in range(repeats + 1):
+            started = time.perf_counter()
+            self._run(name, x)
+            elapsed = time.perf_counter() - started
+            if i:  # the first call traces the graph
+                times.append(elapsed)
+        return float(np.median(times) * 1000)
+
+
+class SharedPredictor:
+    """The dashboard's one ``Predictor`` for every session, behind a ``DynamicBatcher``.
+
+    Predictions of concurrent sessions run as one batch per model; Grad-CAM requests are batched
+    per model too, and wait until no prediction has been asked for a moment (the heatmaps come
+    after the answers, everyone's).
+    """
+
+    PREDICT = "predict"
+    # Heatmaps start once no prediction has been asked for 0.4 s per prediction asked in the
+    # last 2 s, time for those answers to be drawn first (bench/concurrent_sessions.py).
+    GRADCAM_AFTER_QUIET_S = 0.4
+
+    def __init__(self, predictor: Predictor, batcher: DynamicBatcher | None = None):
+        self.predictor = predictor
+        self.models = predictor.models
+        self.judge = predictor.judge
+        self.batcher = batcher or DynamicBatcher()
+        self.batcher.register(self.PREDICT, predictor.predict_each, priority=0)
+        self._cams: dict = {}
+        for name in self.models:
+            self.batcher.register(
+                ("gradcam", name),
+                self._gradcam_fn(name),
+                priority=1,
+                after_quiet_s=self.GRADCAM_AFTER_QUIET_S,
+            )
+
+    def warm_up(self) -> None:
+        """Trace every model's prediction and Grad-CAM graphs now (about 5 s for the four shipped
+        models), before any session asks: a trace cannot be interrupted, and traced on first
+        use, in the worker, it held up the next sessions' predictions by seconds."""
+        probe = np.zeros((1, 32, 32, 3), np.float32)
+        self.predictor.predict_each(probe)
+        for name in self.models:
+            if name not in self._cams:
+                cam = self._new_cam(name)
+                cam(probe, 0)
+                self._cams.setdefault(name, cam)
+
+    def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
+        """``Predictor.predict_each`` of this caller's rows, batched with other callers'.
+        Raises ``core.serving.batcher.Busy`` when the queue is full or no answer came in time."""
+        return self.batcher(self.PREDICT, np.asarray(batch, dtype=np.float32))
+
+    def gradcam(self, name: str, images: np.ndarray, class_index) -> np.ndarray:
+        """(N, H, W) Grad-CAM heatmaps of loaded model ``name`` (``core.analysis.gradcam``) for
+        ``class_index`` (one class for all images, or one per image)."""
+        images = np.asarray(images)
+        images = scale(images) if images.dtype == np.uint8 else images.astype(np.float32)
+        images = images[None] if images.ndim == 3 else images
+        targets = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (len(images),))
+        return self.batcher(("gradcam", name), images, targets)
+
+    def _new_cam(self, name: str):
+        from core.analysis.gradcam import GradCam
+
+        return GradCam.for_model(name, self.models[name])
+
+    def _gradcam_fn(self, name: str):
+        def heatmaps(images: np.ndarray, targets: np.ndarray) -> np.ndarray:
+            if name not in self._cams:  # not warmed up (yet): the worker builds its own
+                self._cams.setdefault(name, self._new_cam(name))
+            return self._cams[name](images, targets).heatmaps
+
+        return heatmaps
+
+
+def compiled(model, judge: ood.Judge | None = None):
+    """``model`` called as one compiled TensorFlow graph rather than eagerly, op by op: a single
+    image through the six-view Model 2 took 355 ms eagerly (p50, ``bench/models.py``).
+
+    With the ``judge`` of unfamiliar images, the graph gives [probabilities, the features its
+    score needs] (``core.analysis.ood.serving_model``).
+    """
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+    parts = judge and tuple(name for name, _ in judge.scorer.layout)
+    graph = ood.serving_model(model, parts) if parts else model
+    return tf.function(lambda x: graph(x, training=False), input_signature=[spec])

@@ -1,0 +1,2 @@
+"""What a trained model leaves in ``artifacts/<model>/``: files, metrics, model card, test
+images."""

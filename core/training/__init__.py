@@ -1,0 +1,1 @@
+"""Training runs: the train loop, fine-tuning on cached features, the run lock and jobs."""
