@@ -28,7 +28,7 @@ PAGES = [
     st.Page("pages/trust.py", title="Calibration and robustness", icon=":material/verified:"),
     st.Page("pages/report.py", title="Report and model cards", icon=":material/description:"),
 ]
-# A read-only viewer (CIFAR10_STUDIO_VIEWER=1, core.deployment) has no Train page: a link to
+# A read-only viewer (CIFAR10_STUDIO_VIEWER=1, core.serving.deployment) has no Train page: a link to
 # /train then gets Streamlit's "page not found" and the default page.
 if not common.viewer_mode():
     PAGES.append(st.Page("pages/train.py", title="Train", icon=":material/model_training:"))
@@ -52,4 +52,9 @@ with st.sidebar:
         )
         st.caption(f"{mark} {common.registry()[name].title}: {label}")
 
-common.run_page(page)
+try:
+    common.run_page(page)
+finally:
+    # Once the first page is drawn, the models load in the background (ui.common), so the Live
+    # page answers without its first-visit wait.
+    common.start_warm_up()

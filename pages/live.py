@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from core import abstain
-from core.classify import MAX_FILES, classify_files
-from core.data import CLASS_NAMES
-from core.images import MAX_BYTES, SUPPORTED_FORMATS
-from core.palette import short_label
+from core.analysis import abstain
+from core.data.cifar10 import CLASS_NAMES
+from core.data.images import MAX_BYTES, SUPPORTED_FORMATS
+from core.reporting.palette import short_label
+from core.serving.classify import MAX_FILES, classify_files
 from ui import common
 
 common.require_dashboard()
@@ -51,25 +51,32 @@ cam_target = right.selectbox(
 with st.expander("Take a photo with the camera"):
     photo = st.camera_input("Camera")
 
-# The uploader is drawn first, so it is there at once; the first visit of a server then loads
-# the models and traces their graphs (seconds per model) under a visible spinner, and an upload
-# made meanwhile is answered as soon as that ends.
-predictor = common.shared_predictor()
-if not predictor.models:
+# The uploader is drawn first, so it is there at once. The models load in the background from
+# the server's first page on (ui.common.start_warm_up); an upload made before that ends waits
+# under a message and is then answered.
+if not common.ready_models():
     common.no_models_message()
     common.not_trained(list(common.registry()))
+    st.stop()
+
+files = [(f.name, f.getvalue()) for f in uploads or []]
+if photo is not None:
+    files.append((photo.name or "camera photo", photo.getvalue()))
+loading = common.models_loading()
+if not files:
+    st.info("Upload one or more images to classify them.")
+    if not loading.done():
+        st.caption(":material/hourglass_top: The models are loading in the background.")
+    st.stop()
+
+predictor = common.shared_predictor()  # waits, under a message, while the models still load
+if not predictor.models:
+    common.no_models_message()
     st.stop()
 not_loaded = [name for name in common.registry() if name not in predictor.models]
 if not_loaded:
     with st.expander(f"{len(not_loaded)} model(s) not available here"):
         common.not_trained(not_loaded)
-
-files = [(f.name, f.getvalue()) for f in uploads or []]
-if photo is not None:
-    files.append((photo.name or "camera photo", photo.getvalue()))
-if not files:
-    st.info("Upload one or more images to classify them.")
-    st.stop()
 
 if len(files) > MAX_FILES:
     st.warning(
@@ -90,7 +97,7 @@ for i, res in enumerate(results):
     elif res.agree is False:
         picks = ", ".join(f"{short_label(m)}: {c}" for m, c in res.top1.items())
         st.warning(f"The models disagree ({picks})")
-    if res.unfamiliar is not None and res.unfamiliar.unfamiliar:  # core.ood; answers stay
+    if res.unfamiliar is not None and res.unfamiliar.unfamiliar:  # core.analysis.ood; answers stay
         st.warning(res.unfamiliar.message(), icon=":material/travel_explore:")
     for model, reason in res.failed.items():
         st.error(f"{common.title(model)} gave no answer ({reason}).")
@@ -118,7 +125,7 @@ for i, res in enumerate(results):
 
 # Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
 # model with all of this page's images, batched with other sessions' and served only while no
-# prediction is waiting (core.predictor.SharedPredictor).
+# prediction is waiting (core.serving.predictor.SharedPredictor).
 for model in dict.fromkeys(slot[1] for slot in cam_slots):
     mine = [slot for slot in cam_slots if slot[1] == model]
     targets = [

@@ -1,11 +1,15 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The tests' servers and app runs load the models only where a test needs them: a server that
+# only shows stored results would otherwise load all of them (ui.common.WARM_UP_ENV). The one
+# that tests the warm-up turns it on.
+os.environ.setdefault("CIFAR10_STUDIO_WARM_UP", "0")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from core.data import Cifar10, save_npz  # noqa: E402
+from core.data.cifar10 import Cifar10, save_npz  # noqa: E402
 
 
 def make_tiny_dataset(n_train: int = 200, n_test: int = 60, seed: int = 0) -> Cifar10:
@@ -52,7 +56,7 @@ def tiny_npz(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained(tiny_npz, tmp_path_factory):
     """An artifacts folder holding a `custom` model trained for 2 epochs on the tiny data."""
-    from core import train
+    from core.training import train
 
     root = tmp_path_factory.mktemp("artifacts")
     args = ["custom", "--data", str(tiny_npz), "--epochs", "2", "--batch-size", "32"]
@@ -94,10 +98,11 @@ def _tiny_cnn(name: str, seed: int):
 
 
 def build_fake_root(root):
-    from core import artifacts, robustness
-    from core.calibration import write_val_predictions
-    from core.evaluate import compute_metrics
-    from core.samples import load_test_images
+    from core.analysis import robustness
+    from core.analysis.calibration import write_val_predictions
+    from core.store import artifacts
+    from core.store.samples import load_test_images
+    from core.training.evaluate import compute_metrics
 
     samples = load_test_images(root)
     x = samples.images.astype(np.float32) / 255.0

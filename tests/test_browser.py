@@ -5,16 +5,17 @@ import contextlib
 import http.client
 import io
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
 
-from core import artifacts
-from core.images import MAX_BYTES
-from core.models import REGISTRY
-from core.palette import short_label
+from core.data.images import MAX_BYTES
+from core.models.builders import REGISTRY
+from core.reporting.palette import short_label
+from core.store import artifacts
 from tests.browser_harness import (
     PAGES,
     ROOT,
@@ -24,12 +25,14 @@ from tests.browser_harness import (
     wait_for_predictions,
     wait_rendered,
 )
+from ui.common import WARM_UP_ENV
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = ROOT / "screenshots"
 # What Streamlit 1.67's file uploader shows for a file over its widget's max_upload_size (20 here,
 # pages/live.py). The frontend counts that cap in MB of 10^6 bytes (1024^2 on a Windows client):
-# Chromium on Linux refuses anything over 20,000,000 bytes, a little under core.images.MAX_BYTES.
+# Chromium on Linux refuses anything over 20,000,000 bytes, a little under
+# core.data.images.MAX_BYTES.
 TOO_LARGE = "File must be 20.0MB or smaller."
 WIDTH, HEIGHT = 1280, 800
 # Streamlit's document never scrolls: its main section (stMain) does. Both are measured.
@@ -50,8 +53,33 @@ CARD_LINES_JS = """() => [...document.querySelectorAll('[class*="st-key-pred_"]'
 
 @pytest.fixture(scope="module")
 def browser_page():
-    with fresh_server_and_browser(viewport=(WIDTH, HEIGHT)) as (url, page):
+    with fresh_server_and_browser({WARM_UP_ENV: "1"}, viewport=(WIDTH, HEIGHT)) as (url, page):
         yield url, page
+
+
+def test_live_uploader_is_there_at_once_and_an_early_upload_is_answered_after_warm_up(
+    browser_page, tmp_path
+):
+    # First in this file: the server is fresh, so its models are still loading in the
+    # background (started once the Overview was drawn) when the Live page opens.
+    url, page = browser_page
+    page.goto(url)
+    wait_rendered(page)
+    page.goto(f"{url}/live")
+    started = time.perf_counter()
+    wait_rendered(page)
+    opened = time.perf_counter() - started
+    assert page.locator('[data-testid="stFileUploader"]').count() == 1
+    image = tmp_path / "early.png"
+    Image.new("RGB", (64, 48), (30, 160, 60)).save(image)
+    upload(page, [image])
+    page.get_by_text("The models are still loading", exact=False).wait_for(timeout=30_000)
+    ready = [short_label(n) for n in REGISTRY if artifacts.Artifact(n).status().ready]
+    wait_for_predictions(page, ready, timeout_ms=300_000)
+    assert page.get_by_text("The models are still loading", exact=False).count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+    # The page drew its uploader while the models loaded; loading them takes far longer here.
+    assert opened < 15, f"the Live page took {opened:.1f} s to open during the warm-up"
 
 
 @pytest.mark.parametrize("label", list(PAGES))
@@ -161,7 +189,7 @@ def test_an_upload_over_the_cap_is_refused_by_the_browser_and_never_sent(browser
         assert refused.count() == 1
         assert TOO_LARGE in chip.inner_text()
         assert sent == [], "the browser must not send a file over the cap to the server"
-    # The script saw no file at all: no prediction, no error of core.images, no exception.
+    # The script saw no file at all: no prediction, no error of core.data.images, no exception.
     assert page.get_by_text("Upload one or more images to classify them.").count() == 1
     assert page.locator('[class*="st-key-pred_"]').count() == 0
     assert page.locator('[data-testid="stProgress"]').count() == 0
@@ -212,8 +240,8 @@ def test_an_upload_under_the_cap_is_classified_and_the_server_refuses_one_over_i
 
 
 def test_agreement_page_counts_the_patterns_and_a_box_over_a_bar_shows_its_images(browser_page):
-    from core import agreement
-    from core.palette import short_label
+    from core.analysis import agreement
+    from core.reporting.palette import short_label
 
     url, page = browser_page
     ready = [n for n in REGISTRY if artifacts.Artifact(n).status().ready]
