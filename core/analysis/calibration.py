@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from scipy.special import log_softmax
 from core.data.cifar10 import scale
 from core.io.atomic import atomic_file, write_json
 from core.store import artifacts
+from core.store.each_model import for_each_model
 
 N_BINS = 15
 VAL_PREDICTIONS_FILE = "val_predictions.npz"
@@ -272,21 +272,16 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
     )
     args = parser.parse_args(argv)
-    failed = 0
-    for name in args.models:
+
+    def one(name: str) -> str:
         started = time.time()
-        try:
-            if args.backfill:
-                done = backfill(name, args.data, args.artifacts)
-                print(
-                    f"{name}: {VAL_PREDICTIONS_FILE} written, {done['n']:,} validation images, "
-                    f"accuracy {done['accuracy']:.4f} (config.json: {done['recorded']})"
-                )
-            result = write_calibration(name, args.artifacts)
-        except (artifacts.ArtifactError, OSError, RuntimeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
+        if args.backfill:
+            done = backfill(name, args.data, args.artifacts)
+            print(
+                f"{name}: {VAL_PREDICTIONS_FILE} written, {done['n']:,} validation images, "
+                f"accuracy {done['accuracy']:.4f} (config.json: {done['recorded']})"
+            )
+        result = write_calibration(name, args.artifacts)
         test = result["test"]
         line = f"{name}: test ECE {test['ece_before']:.4f}, NLL {test['nll_before']:.4f}"
         if result["temperature"] is None:
@@ -296,5 +291,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"; temperature {result['temperature']:.3f} (fitted on validation) -> "
                 f"ECE {test['ece_after']:.4f}, NLL {test['nll_after']:.4f}"
             )
-        print(f"{line} ({time.time() - started:.0f} s)")
-    return 1 if failed else 0
+        return f"{line} ({time.time() - started:.0f} s)"
+
+    return for_each_model(args.models, one)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 
 from core.io.atomic import atomic_file, write_json
 from core.store import artifacts
+from core.store.each_model import for_each_model
 
 EMBEDDING_NPZ = "embedding.npz"
 EMBEDDING_JSON = "embedding.json"
@@ -287,18 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
     )
     args = parser.parse_args(argv)
-    failed = 0
-    for name in args.models:
-        try:
-            result = backfill(name, args.artifacts, args.seed)
-        except (artifacts.ArtifactError, OSError) as exc:
-            print(f"{name}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
+
+    def one(name: str) -> str:
+        result = backfill(name, args.artifacts, args.seed)
         q = result["quality"]
-        print(
+        return (
             f"{name}: {result['n']:,} images, trustworthiness {q['trustworthiness']:.3f}, "
             f"placement error {q['placement_error']:.1%} of the map's width, "
             f"{result['seconds']['total']:.0f} s"
         )
-    return 1 if failed else 0
+
+    return for_each_model(args.models, one)

@@ -38,7 +38,6 @@ import argparse
 import functools
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +47,7 @@ from scipy.special import logsumexp, softmax
 
 from core.io.atomic import atomic_file, write_json
 from core.store import artifacts
+from core.store.each_model import for_each_model
 
 OOD_JSON = "ood.json"
 OOD_NPZ = "ood.npz"
@@ -618,20 +618,16 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
     )
     args = parser.parse_args(argv)
-    failed = 0
-    for name in args.models:
-        try:
-            r = backfill(
-                name, args.data, args.artifacts, args.fit_limit or None, args.eval_limit or None
-            )
-        except (artifacts.ArtifactError, OSError, RuntimeError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
+
+    def one(name: str) -> str:
+        r = backfill(
+            name, args.data, args.artifacts, args.fit_limit or None, args.eval_limit or None
+        )
         test = r["test"]
-        print(
+        return (
             f"{name}: {r['method']}, threshold {r['threshold']:.4g}; unfamiliar test set: AUROC "
             f"{test['auroc']:.3f}, {test['detection']:.1%} flagged; CIFAR-10 test "
             f"{test['cifar_test_flagged']:.1%} flagged ({r['seconds']:.0f} s)"
         )
-    return 1 if failed else 0
+
+    return for_each_model(args.models, one)

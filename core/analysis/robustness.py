@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from scipy import ndimage
 from core.data.cifar10 import NUM_CLASSES, scale
 from core.io.atomic import write_json
 from core.store import artifacts
+from core.store.each_model import for_each_model
 
 ROBUSTNESS_FILE = "robustness.json"
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -306,13 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
     )
     args = parser.parse_args(argv)
-    failed = 0
-    for name in args.models:
-        try:
-            result = run(name, args.artifacts, args.n, args.seed, progress=not args.quiet)
-        except (artifacts.ArtifactError, OSError, RuntimeError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{name}: {summary_line(result)}; {result['wall_time_s']:.0f} s")
-    return 1 if failed else 0
+
+    def one(name: str) -> str:
+        result = run(name, args.artifacts, args.n, args.seed, progress=not args.quiet)
+        return f"{name}: {summary_line(result)}; {result['wall_time_s']:.0f} s"
+
+    return for_each_model(args.models, one)
