@@ -147,6 +147,27 @@ class CpuSplit:
         return f"server {self.totals['server'] / n:.2f}, the rest {self.totals['other'] / n:.2f}"
 
 
+def report(args, titles, alone, alone_cpu, rounds, cpu, memory: float) -> None:
+    slowest = [max(t) for t in rounds]
+    print(f"models shown: {', '.join(titles)}")
+    print(
+        f"one session alone: median {statistics.median(alone):.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in alone)})"
+    )
+    print(f"CPU seconds per upload alone: {alone_cpu.per(args.alone)}")
+    print(
+        f"{args.sessions} at once: slowest answer median over rounds "
+        f"{statistics.median(slowest):.2f} s, worst {max(slowest):.2f} s; median answer "
+        f"{statistics.median([t for r in rounds for t in r]):.2f} s"
+    )
+    print(
+        f"answers per second (images through every model, the {args.sessions} sessions' "
+        f"round / its slowest answer): {args.sessions / min(slowest):.1f}"
+    )
+    print(f"CPU seconds per round of {args.sessions} uploads: {cpu.per(args.rounds)}")
+    print(f"server peak memory (VmHWM): {memory:.0f} MB")
+
+
 async def main(args) -> None:
     titles = [REGISTRY[n].title for n in REGISTRY if artifacts.Artifact(n).status().ready]
     tmp = Path(tempfile.mkdtemp())
@@ -197,24 +218,7 @@ async def main(args) -> None:
             await browser.close()
         memory = peak_memory_mb(server)
 
-    slowest = [max(t) for t in rounds]
-    print(f"models shown: {', '.join(titles)}")
-    print(
-        f"one session alone: median {statistics.median(alone):.2f} s "
-        f"(runs: {', '.join(f'{t:.2f}' for t in alone)})"
-    )
-    print(f"CPU seconds per upload alone: {alone_cpu.per(args.alone)}")
-    print(
-        f"{args.sessions} at once: slowest answer median over rounds "
-        f"{statistics.median(slowest):.2f} s, worst {max(slowest):.2f} s; median answer "
-        f"{statistics.median([t for r in rounds for t in r]):.2f} s"
-    )
-    print(
-        f"answers per second (images through every model, the {args.sessions} sessions' "
-        f"round / its slowest answer): {args.sessions / min(slowest):.1f}"
-    )
-    print(f"CPU seconds per round of {args.sessions} uploads: {cpu.per(args.rounds)}")
-    print(f"server peak memory (VmHWM): {memory:.0f} MB")
+    report(args, titles, alone, alone_cpu, rounds, cpu, memory)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from core.serving.classify import classify_files
 from core.serving.predictor import Predictor
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core.predict",
         description=__doc__,
@@ -32,8 +32,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
     )
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _as_json(res) -> dict:
+    """One classified file as the --json output gives it."""
+    if res.error:
+        return {"file": res.name, "error": res.error}
+    return {
+        "file": res.name,
+        "predictions": {
+            m: [{"class": c, "probability": round(p, 6)} for c, p in top]
+            for m, top in res.top.items()
+        },
+        **(res.unfamiliar.as_json() if res.unfamiliar else {}),
+        **({"failed": res.failed} if res.failed else {}),
+    }
+
+
+def _print_result(res) -> None:
+    print(res.name)
+    if res.unfamiliar and res.unfamiliar.unfamiliar:
+        print(f"  warning: {res.unfamiliar.message()}")
+    for m, top in res.top.items():
+        shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
+        print(f"  {m:<18} {shown}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     names = [n.strip() for n in args.models.split(",")] if args.models else None
     unknown = [n for n in names or [] if n not in REGISTRY]
     if unknown:
@@ -55,30 +82,14 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for res in classify_files(predictor, ((path, path) for path in args.images), k=args.top_k):
+        results.append(_as_json(res))
         if res.error:
             print(f"error: {res.error}", file=sys.stderr)
-            results.append({"file": res.name, "error": res.error})
             continue
         for model, reason in res.failed.items():
             print(f"error: {res.name}: model {model} failed ({reason})", file=sys.stderr)
-        results.append(
-            {
-                "file": res.name,
-                "predictions": {
-                    m: [{"class": c, "probability": round(p, 6)} for c, p in top]
-                    for m, top in res.top.items()
-                },
-                **(res.unfamiliar.as_json() if res.unfamiliar else {}),
-                **({"failed": res.failed} if res.failed else {}),
-            }
-        )
         if not args.json:
-            print(res.name)
-            if res.unfamiliar and res.unfamiliar.unfamiliar:
-                print(f"  warning: {res.unfamiliar.message()}")
-            for m, top in res.top.items():
-                shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
-                print(f"  {m:<18} {shown}")
+            _print_result(res)
     if args.json:
         print(json.dumps(results, indent=2))
     failures = any("error" in r or "failed" in r for r in results)

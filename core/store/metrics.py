@@ -21,41 +21,33 @@ def compute_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     """
     # Imported here: scikit-learn (with SciPy) takes about a second to import, and the
     # dashboard's first page shows stored metrics without computing any.
-    from sklearn.metrics import (
-        accuracy_score,
-        confusion_matrix,
-        log_loss,
-        precision_recall_fscore_support,
-        precision_score,
-        recall_score,
-        top_k_accuracy_score,
-    )
+    from sklearn import metrics as sk
 
     y_true = np.asarray(y_true, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     probs = probs / probs.sum(axis=1, keepdims=True)  # float32 softmax sums drift from 1
     labels = list(range(NUM_CLASSES))
     y_pred = probs.argmax(axis=1)
-    per_p, per_r, per_f, support = precision_recall_fscore_support(
+    per_p, per_r, per_f, support = sk.precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )
     averaged = {}
     for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(
+        p, r, f, _ = sk.precision_recall_fscore_support(
             y_true, y_pred, labels=labels, average=average, zero_division=0
         )
         averaged[average] = {"precision": float(p), "recall": float(r), "f1": float(f)}
 
     truth, above = one_hot(y_true).astype(int), (probs > 0.5).astype(int)
-    ref_p = float(precision_score(truth, above, average="micro", zero_division=0))
-    ref_r = float(recall_score(truth, above, average="micro", zero_division=0))
+    ref_p = float(sk.precision_score(truth, above, average="micro", zero_division=0))
+    ref_r = float(sk.recall_score(truth, above, average="micro", zero_division=0))
     ref_f1 = 2 * ref_p * ref_r / (ref_p + ref_r) if ref_p + ref_r else 0.0
 
     return {
         "n_test": int(len(y_true)),
-        "loss": float(log_loss(y_true, probs, labels=labels)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "top3_accuracy": float(top_k_accuracy_score(y_true, probs, k=3, labels=labels)),
+        "loss": float(sk.log_loss(y_true, probs, labels=labels)),
+        "accuracy": float(sk.accuracy_score(y_true, y_pred)),
+        "top3_accuracy": float(sk.top_k_accuracy_score(y_true, probs, k=3, labels=labels)),
         "precision_macro": averaged["macro"]["precision"],
         "recall_macro": averaged["macro"]["recall"],
         "f1_macro": averaged["macro"]["f1"],
@@ -72,7 +64,7 @@ def compute_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
             }
             for i, name in enumerate(CLASS_NAMES)
         },
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "confusion_matrix": sk.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
 
 
