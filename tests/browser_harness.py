@@ -173,12 +173,19 @@ def upload(page, files: list[Path], timeout_ms: int = 120_000) -> None:
     uploader.set_input_files([str(f) for f in files], timeout=timeout_ms)
 
 
+# Whether every model's result box ("<short label>: <class>" over its bars) is drawn.
+ANSWERS_SHOWN_JS = """(labels) => labels.every(label =>
+    [...document.querySelectorAll('[class*="st-key-pred_"]')].some(box =>
+        box.innerText.includes(label + ": ") && box.querySelector('[data-testid="stProgress"]')))"""
+
+
 def wait_for_predictions(page, labels: list[str], timeout_ms: int = 120_000) -> None:
-    """Wait until every model's result box ("<short label>: <class>" over its bars, as
-    ``core.reporting.palette.short_label`` names the model) is drawn."""
-    for label in labels:
-        box = page.locator('[class*="st-key-pred_"]', has_text=f"{label}: ").first
-        box.locator('[data-testid="stProgress"]').first.wait_for(timeout=timeout_ms)
+    """Wait until every model's result box (its first line "<short label>: <class>", as
+    ``core.reporting.palette.short_label`` names the model, over its bars) is drawn.
+
+    Checked on every animation frame: a locator's wait polls at growing intervals (up to
+    0.5 s), which put half of the upload timings 0.5 s late."""
+    page.wait_for_function(ANSWERS_SHOWN_JS, arg=labels, polling="raf", timeout=timeout_ms)
 
 
 def disagreed_test_image(folder: Path) -> Path:

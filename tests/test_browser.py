@@ -67,9 +67,8 @@ def test_live_uploader_is_there_at_once_and_an_early_upload_is_answered_after_wa
     wait_rendered(page)
     page.goto(f"{url}/live")
     started = time.perf_counter()
-    wait_rendered(page)
+    page.locator('[data-testid="stFileUploader"]').wait_for(timeout=60_000)
     opened = time.perf_counter() - started
-    assert page.locator('[data-testid="stFileUploader"]').count() == 1
     image = tmp_path / "early.png"
     Image.new("RGB", (64, 48), (30, 160, 60)).save(image)
     upload(page, [image])
