@@ -158,7 +158,7 @@ if missing:
 
 # --- unfamiliar images (issue 21) ---------------------------------------------------------------
 st.header("Does it notice an image unlike CIFAR-10?")
-ood_summaries = {n: s for n in ready if (s := ood.summary(n, common.root()))}
+ood_summaries = {n: s for n in ready if (s := common.ood_summary(n))}
 if ood_summaries:
     st.write(
         "Each model scores how unlike the training images an upload is, from its penultimate "

@@ -177,6 +177,14 @@ def summary(root_: str, name: str) -> dict:
 
 
 @per_artifact
+def ood_summary(root_: str, name: str) -> dict | None:
+    """The artifact's unfamiliar-image detector (``core.analysis.ood.summary``), or None."""
+    from core.analysis.ood import summary
+
+    return summary(name, root_)
+
+
+@per_artifact
 def predictions(root_: str, name: str) -> dict[str, np.ndarray]:
     """{"y_true", "probs"} of the model's stored test predictions."""
     return artifacts.Artifact(name, root_).predictions()
