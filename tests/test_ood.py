@@ -1,5 +1,5 @@
 """The unfamiliar-image warning: scores on synthetic features, the unfamiliar set, the flag that
-``core.serving.predict --json`` and the Live page show."""
+``python -m core.predict --json`` and the Live page show."""
 
 import io
 import json
