@@ -1,12 +1,11 @@
-"""Overview for stakeholders: the data at a glance, each model's headline numbers, the best one."""
+"""Overview for stakeholders: the best model and each model's headline numbers first, then the
+data at a glance."""
 
-import pandas as pd
 import streamlit as st
 
 from core.analysis import compare
 from core.analysis.reference import REFERENCE, best_reference, check_claim
 from core.data.cifar10 import CLASS_NAMES
-from core.reporting import charts
 from ui import common
 
 common.require_dashboard()
@@ -33,35 +32,6 @@ st.write(
         else ", let you try the models on your own pictures and train new ones."
     )
 )
-
-# --- the data ---------------------------------------------------------------------------------
-st.header("The data")
-glance = common.test_set_at_a_glance()
-if isinstance(glance, str):
-    st.warning(f"The test images are not available: {glance}")
-else:
-    left, right = st.columns([3, 2])
-    left.plotly_chart(charts.examples_grid_figure(glance.grid), width="stretch")
-    counts = glance.counts
-    right.plotly_chart(charts.class_balance_figure(counts), width="stretch")
-    height, width = glance.image_shape
-    ready_now = common.ready_models()
-    config = common.config(ready_now[0]) if ready_now else {}
-    n_train = sum(config.get("dataset", {}).get(k, 0) for k in ("n_fit", "n_val"))
-    n_val = config.get("dataset", {}).get("n_val", 0)
-    balanced = "every class equally common" if len(set(counts)) == 1 else "classes unequal"
-    train_text = (
-        f"{n_train:,} for training (of which {n_val:,} held out for validation) and "
-        if n_train
-        else ""
-    )
-    right.caption(
-        f"{common.data_label()}: colour photos of {width}x{height} pixels in "
-        f"{len(CLASS_NAMES)} classes, {train_text}{glance.n_images:,} for testing, {balanced}. "
-        "Test images are never used for training. Settings are chosen on the validation "
-        "split, with the exceptions each model's card states (see *How each model's settings "
-        "were chosen* below)."
-    )
 
 # --- the models -------------------------------------------------------------------------------
 st.header("The models")
@@ -99,8 +69,8 @@ for ref in REFERENCE.values():
             "F1, as the reference computed it": ref.f1,
         }
     )
-table = pd.DataFrame(rows)
 label = common.data_label()
+
 
 if ready:
     best = compare.best_model([r for r in rows if r["source"] == "ours"])
@@ -142,6 +112,15 @@ if ready:
 else:
     common.no_models_message()
 
+
+# pandas and Plotly take about a second to import on a fresh server: imported once the headline
+# above is on screen (bench/startup.py times that first useful render).
+import pandas as pd  # noqa: E402
+
+from core.reporting import charts  # noqa: E402
+
+glance = common.test_set_at_a_glance()
+table = pd.DataFrame(rows)
 numeric = [c for c in table.columns if c not in ("model", "name", "source") and "CI" not in c]
 st.dataframe(
     table.drop(columns=["name"], errors="ignore").style.format(
@@ -170,6 +149,35 @@ missing = [name for name in status if not status[name].ready]
 if missing:
     with st.expander(f"{len(missing)} model(s) without results", expanded=not ready):
         common.not_trained(missing)
+
+# --- the data ---------------------------------------------------------------------------------
+st.header("The data")
+if isinstance(glance, str):
+    st.warning(f"The test images are not available: {glance}")
+else:
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.examples_grid_figure(glance.grid), width="stretch")
+    counts = glance.counts
+    right.plotly_chart(charts.class_balance_figure(counts), width="stretch")
+    height, width = glance.image_shape
+    ready_now = common.ready_models()
+    config = common.config(ready_now[0]) if ready_now else {}
+    n_train = sum(config.get("dataset", {}).get(k, 0) for k in ("n_fit", "n_val"))
+    n_val = config.get("dataset", {}).get("n_val", 0)
+    balanced = "every class equally common" if len(set(counts)) == 1 else "classes unequal"
+    train_text = (
+        f"{n_train:,} for training (of which {n_val:,} held out for validation) and "
+        if n_train
+        else ""
+    )
+    right.caption(
+        f"{common.data_label()}: colour photos of {width}x{height} pixels in "
+        f"{len(CLASS_NAMES)} classes, {train_text}{glance.n_images:,} for testing, {balanced}. "
+        "Test images are never used for training. Settings are chosen on the validation "
+        "split, with the exceptions each model's card states (see *How each model's settings "
+        "were chosen* below)."
+    )
+
 
 with st.expander("How each model's settings were chosen"):
     for name in ready:
