@@ -5,7 +5,7 @@
     risk_coverage(y_true, probs, temperature=None, n_points=100) -> DataFrame
     accuracy_at(curve, coverage) -> accuracy when answering that share of the images
     point_at(curve, coverage) -> the curve's point (accuracy, threshold, ...) there
-    summary_rows({label: curve}) -> DataFrame;  risk_coverage_figure({label: curve}) -> Figure
+    summary_rows({label: curve}) -> DataFrame  (its figure: core.reporting.charts)
 
 A model that abstains below a confidence p answers only the images whose top probability is at
 least p. The confidence is temperature-scaled (``core.analysis.calibration``: T fitted on the

@@ -3,8 +3,9 @@
     correctness(y_true, probs_by_model) -> DataFrame (one bool column per model, row = image)
     patterns(correct, labels=None, groups=None) -> DataFrame (one row per right/wrong pattern)
     pattern_rows(correct, right) -> test rows of one pattern
-    upset_figure(table, labels=None, colours=None, max_patterns=20) -> UpSet-style Plotly figure
     mcnemar_rows(y_true, probs_by_model, labels=None) -> McNemar's test for every pair
+
+Its UpSet-style chart is ``core.reporting.charts.upset_figure``.
 
 ``probs_by_model`` maps model names to stored test probabilities (N, 10), all over the same
 test images in the same order (``core.store.artifacts.Artifact.predictions``). A *pattern* is the

@@ -1,11 +1,13 @@
 """Plotly figures shared by the dashboard pages and the HTML report (no Streamlit here).
 
 confusion_figure(cm) / per_class_figure({model: metrics}) / reliability_figure({model: rel})
-robustness_figure(corruption, {model: robustness result}) / robustness_summary_rows(results)
+robustness_figure(corruption, {model: robustness result})
 accuracy_figure({name: accuracy}, {name: (reference title, accuracy)})
 training_curves(records) / examples_grid_figure(grid) / class_balance_figure(counts)
 clickable_confusion_figure(cm, view) / per_class_bars_figure(table)
 outcome_figure(table) / agreement_per_class_figure({class: share})
+upset_figure(patterns) / risk_coverage_figure({label: curve}) / detection_figure({model: ood})
+map_figure(coords, y_true, probs, colouring)  (the embedding map)
 
 "model" keys may be registry names, titles or short labels: each model is drawn in its own
 colour (``core.reporting.palette``), the same in every chart.
@@ -133,22 +135,6 @@ def robustness_figure(corruption: str, results_by_model: dict[str, dict]) -> go.
         legend_title_text="",
     )
     return fig
-
-
-def robustness_summary_rows(results_by_model: dict[str, dict]) -> pd.DataFrame:
-    """Clean accuracy, mean accuracy under corruption and the drop, one row per model."""
-    return pd.DataFrame(
-        [
-            {
-                "model": model,
-                "clean accuracy": r["clean_accuracy"],
-                "mean accuracy under corruption": r["mean_corrupted_accuracy"],
-                "drop": r["drop"],
-                "test images": r["n_images"],
-            }
-            for model, r in results_by_model.items()
-        ]
-    )
 
 
 def accuracy_figure(

@@ -41,12 +41,6 @@ def colour(name: str) -> str:
     return _MODELS.get(name, (name, FALLBACK))[1]
 
 
-def colour_map(names_to_labels: dict[str, str]) -> dict[str, str]:
-    """``{label: colour}`` for a chart whose model column holds ``label``s (titles or shorts),
-    as Plotly Express' ``color_discrete_map`` wants it."""
-    return {label: colour(name) for name, label in names_to_labels.items()}
-
-
 def by_any_label() -> dict[str, str]:
     """``{name, title or short label: colour}`` for every registered model: a ready
     ``color_discrete_map`` whichever of the three a chart's model column holds."""
