@@ -3,12 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.analysis import agreement
-from core.analysis.mistakes import answers
-from core.analysis.stats import format_p
-from core.reporting import charts
-from core.reporting.palette import by_any_label
 from ui import common, links
+from ui.api import agreement, answers, by_any_label, charts, format_p
 
 common.require_dashboard()
 

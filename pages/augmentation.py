@@ -3,9 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from core.data.augment import AugmentConfig, augment_images
-from core.data.cifar10 import CLASS_NAMES, scale
 from ui import common
+from ui.api import CLASS_NAMES, AugmentConfig, augment_images, scale
 
 common.require_dashboard()
 

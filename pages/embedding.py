@@ -3,11 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from core.analysis import embedding
-from core.data.cifar10 import CLASS_NAMES
-from core.data.images import ImageRejected, decode_for_model
-from core.reporting import charts
 from ui import common, links
+from ui.api import CLASS_NAMES, ImageRejected, charts, decode_for_model, embedding
 
 common.require_dashboard()
 

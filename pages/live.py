@@ -3,12 +3,16 @@
 import numpy as np
 import streamlit as st
 
-from core.analysis import abstain
-from core.data.cifar10 import CLASS_NAMES
-from core.data.images import MAX_BYTES, SUPPORTED_FORMATS
-from core.reporting.palette import short_label
-from core.serving.classify import MAX_FILES, classify_files
 from ui import common
+from ui.api import (
+    CLASS_NAMES,
+    MAX_BYTES,
+    MAX_FILES,
+    SUPPORTED_FORMATS,
+    abstain,
+    classify_files,
+    short_label,
+)
 
 common.require_dashboard()
 

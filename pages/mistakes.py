@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from core.analysis.mistakes import confident_mistakes, possibly_mislabelled
-from core.data.cifar10 import CLASS_NAMES
 from ui import common, links
+from ui.api import CLASS_NAMES, confident_mistakes, possibly_mislabelled
 
 common.require_dashboard()
 

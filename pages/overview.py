@@ -3,10 +3,8 @@ data at a glance."""
 
 import streamlit as st
 
-from core.analysis import compare
-from core.analysis.reference import REFERENCE, best_reference, check_claim
-from core.data.cifar10 import CLASS_NAMES
 from ui import common
+from ui.api import CLASS_NAMES, REFERENCE, best_reference, check_claim, compare
 
 common.require_dashboard()
 
@@ -117,7 +115,7 @@ else:
 # above is on screen (bench/startup.py times that first useful render).
 import pandas as pd  # noqa: E402
 
-from core.reporting import charts  # noqa: E402
+from ui.api import charts  # noqa: E402
 
 glance = common.test_set_at_a_glance()
 table = pd.DataFrame(rows)

@@ -4,10 +4,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis import compare
-from core.data.cifar10 import CLASS_NAMES
-from core.reporting import charts
 from ui import common, links
+from ui.api import CLASS_NAMES, charts, compare
 
 common.require_dashboard()
 

@@ -6,13 +6,8 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core.analysis import compare
-from core.data.cifar10 import DATA_ENV
-from core.reporting import charts
-from core.serving import deployment
-from core.training import jobs, runspec
-from core.training.runspec import RunSpec
 from ui import common
+from ui.api import DATA_ENV, RunSpec, charts, compare, deployment, jobs, runspec
 
 common.require_dashboard()
 if common.viewer_mode():  # dashboard.py leaves this page out in viewer mode; never run it there

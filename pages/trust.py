@@ -3,12 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from core.analysis import abstain, ood
-from core.analysis.robustness import CORRUPTIONS, SEVERITIES, corrupt, summary_line
-from core.reporting import charts
-from core.reporting.palette import by_any_label
-from core.reporting.report import example_rows
 from ui import common, links
+from ui.api import (
+    CORRUPTIONS,
+    SEVERITIES,
+    abstain,
+    by_any_label,
+    charts,
+    corrupt,
+    example_rows,
+    ood,
+    summary_line,
+)
 
 common.require_dashboard()
 
