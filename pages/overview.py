@@ -158,8 +158,7 @@ else:
     counts = glance.counts
     right.plotly_chart(charts.class_balance_figure(counts), width="stretch")
     height, width = glance.image_shape
-    ready_now = common.ready_models()
-    config = common.config(ready_now[0]) if ready_now else {}
+    config = common.config(ready[0]) if ready else {}
     n_train = sum(config.get("dataset", {}).get(k, 0) for k in ("n_fit", "n_val"))
     n_val = config.get("dataset", {}).get("n_val", 0)
     balanced = "every class equally common" if len(set(counts)) == 1 else "classes unequal"
@@ -169,7 +168,7 @@ else:
         else ""
     )
     right.caption(
-        f"{common.data_label()}: colour photos of {width}x{height} pixels in "
+        f"{label}: colour photos of {width}x{height} pixels in "
         f"{len(CLASS_NAMES)} classes, {train_text}{glance.n_images:,} for testing, {balanced}. "
         "Test images are never used for training. Settings are chosen on the validation "
         "split, with the exceptions each model's card states (see *How each model's settings "

@@ -138,6 +138,19 @@ def ready_models() -> list[str]:
     return [name for name, status in statuses().items() if status.ready]
 
 
+def _files_key(*paths: Path) -> tuple:
+    """(path, size, mtime) of each file, (path, None) when absent: the cache key of what is
+    read from files outside an artifact."""
+    key = []
+    for path in paths:
+        try:
+            found = path.stat()
+            key.append((str(path), found.st_size, found.st_mtime_ns))
+        except OSError:
+            key.append((str(path), None))
+    return tuple(key)
+
+
 def stamp(name: str) -> tuple:
     """The artifact's one freshness key (every file in its folder): what every cache here is
     keyed on, so replacing any file of it, the model alone included, is picked up."""
@@ -228,12 +241,17 @@ def start_warm_up() -> None:
         models_loading()
 
 
+def _models(root_: str, stamps: tuple[tuple[str, float], ...]):
+    """(SharedPredictor, {model: why it is not loaded}), once the loading has ended."""
+    return _models_loading(root_, stamps).result(timeout=WARM_UP_TIMEOUT_S)
+
+
 def _loaded_models():
-    loading = models_loading()
-    if not loading.done():
-        with st.spinner(WARMING_UP):
-            return loading.result(timeout=WARM_UP_TIMEOUT_S)
-    return loading.result()
+    root_, stamps = root(), all_stamps()
+    if _models_loading(root_, stamps).done():
+        return _models(root_, stamps)
+    with st.spinner(WARMING_UP):
+        return _models(root_, stamps)
 
 
 def predictor():
@@ -250,7 +268,7 @@ def shared_predictor():
 
 @st.cache_data(show_spinner="Timing the models…", max_entries=8)
 def _latency(root_: str, stamps: tuple[tuple[str, float], ...]) -> dict[str, float]:
-    loaded = _models_loading(root_, stamps).result(timeout=WARM_UP_TIMEOUT_S)[0].predictor
+    loaded = _models(root_, stamps)[0].predictor
     return {name: loaded.latency_ms(name) for name in loaded.models}
 
 
@@ -268,12 +286,7 @@ def _stored_latency(root_: str, stamps: tuple, file_key: tuple) -> dict[str, flo
 def stored_latencies() -> dict[str, float]:
     """Median ms per image from the stored benchmark (``compare.LATENCY_FILE``), for the models
     whose artifact is still the one it timed; no TensorFlow."""
-    try:
-        found = compare.LATENCY_FILE.stat()
-        file_key = (found.st_size, found.st_mtime_ns)
-    except OSError:
-        file_key = ()
-    return _stored_latency(root(), all_stamps(), file_key)
+    return _stored_latency(root(), all_stamps(), _files_key(compare.LATENCY_FILE))
 
 
 @st.cache_resource(show_spinner="Loading the test images…")
@@ -291,19 +304,6 @@ def test_images():
     return _test_images(root())
 
 
-def _samples_files_key(root_: str) -> tuple:
-    from core.store.samples import BUNDLED_PATH, SAMPLES_FILE
-
-    key = []
-    for path in (Path(root_) / SAMPLES_FILE, BUNDLED_PATH):
-        try:
-            found = path.stat()
-            key.append((str(path), found.st_size, found.st_mtime_ns))
-        except OSError:
-            key.append((str(path), None))
-    return tuple(key)
-
-
 # Decoding and checking the 10,000 test images takes most of a second: the Overview, the first
 # page of every fresh server, keeps only what it shows, on disk.
 @st.cache_data(show_spinner=False, persist="disk", max_entries=4)
@@ -316,7 +316,10 @@ def _at_a_glance(root_: str, files_key: tuple, per_class: int):
 
 def test_set_at_a_glance(per_class: int = 8):
     """``core.store.samples.AtAGlance`` of the test images, or why they are unavailable."""
-    return _at_a_glance(root(), _samples_files_key(root()), per_class)
+    from core.store.samples import BUNDLED_PATH, SAMPLES_FILE
+
+    files = _files_key(Path(root()) / SAMPLES_FILE, BUNDLED_PATH)
+    return _at_a_glance(root(), files, per_class)
 
 
 @st.cache_data(show_spinner="Looking for the ImageNet weights…", ttl=300)
@@ -517,8 +520,7 @@ def gradcam(name: str, images: np.ndarray, class_index) -> np.ndarray | None:
 @st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=64)
 def _test_gradcam(root_: str, stamps: tuple, name: str, rows: tuple, classes: tuple) -> np.ndarray:
     images = _test_images(root_).images[list(rows)]
-    shared = _models_loading(root_, stamps).result(timeout=WARM_UP_TIMEOUT_S)[0]
-    return shared.gradcam(name, images, np.asarray(classes))
+    return _models(root_, stamps)[0].gradcam(name, images, np.asarray(classes))
 
 
 def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
