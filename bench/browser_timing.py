@@ -29,8 +29,7 @@ from tests.browser_harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     streamlit_server,
-    upload,
-    wait_for_predictions,
+    time_upload,
     wait_rendered,
 )
 
@@ -53,19 +52,10 @@ def main() -> None:
                 wait_rendered(page)
                 first_render.append(time.perf_counter() - start)
                 if run == 0:  # one server is enough for the upload timings
-                    page.goto(f"{url}/live")
-                    wait_rendered(page)
-                    page.wait_for_timeout(args.settle * 1000)
                     for i in range(args.runs):
                         image = tmp / f"upload{i}.jpg"
                         Image.new("RGB", (800, 600), (40 * i, 120, 200 - 30 * i)).save(image)
-                        start = time.perf_counter()
-                        upload(page, [image])
-                        wait_for_predictions(page, ready)
-                        upload_to_result.append(time.perf_counter() - start)
-                        page.reload()
-                        wait_rendered(page)
-                        page.wait_for_timeout(args.settle * 1000)
+                        upload_to_result.append(time_upload(page, url, image, ready, args.settle))
                 page.close()
         browser.close()
     print(f"models shown: {', '.join(ready)}")

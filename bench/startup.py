@@ -37,6 +37,7 @@ from tests.browser_harness import (  # noqa: E402
     CHROMIUM_ARGS,
     PAGES,
     streamlit_server,
+    time_upload,
     upload,
     wait_for_predictions,
     wait_rendered,
@@ -60,21 +61,6 @@ def first_render(browser, script: Path | str, useful_text: str) -> tuple[float, 
     return useful, finished
 
 
-def answer_upload(page, url: str, image: Path, models: list[str], settle: float) -> float:
-    """Seconds from uploading ``image`` on a freshly opened Live page to every answer shown.
-
-    ``settle`` seconds pass first, as for a user picking a file: the previous upload's Grad-CAM
-    heatmaps run after its answers, and a batch in progress is not interrupted.
-    """
-    page.goto(f"{url}/live", timeout=180_000)
-    wait_rendered(page)
-    page.wait_for_timeout(settle * 1000)
-    start = time.perf_counter()
-    upload(page, [image])
-    wait_for_predictions(page, models)
-    return time.perf_counter() - start
-
-
 def warm_server_times(
     browser, images: list[Path], models: list[str], settle: float
 ) -> dict[str, list[float]]:
@@ -95,7 +81,7 @@ def warm_server_times(
             page.goto(f"{url}/{path}", timeout=180_000)
             wait_rendered(page)
             times[label] = [time.perf_counter() - start]
-        times["upload"] = [answer_upload(page, url, image, models, settle) for image in images]
+        times["upload"] = [time_upload(page, url, image, models, settle) for image in images]
         page.close()
     return times
 

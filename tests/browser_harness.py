@@ -188,6 +188,21 @@ def wait_for_predictions(page, labels: list[str], timeout_ms: int = 120_000) -> 
     page.wait_for_function(ANSWERS_SHOWN_JS, arg=labels, polling="raf", timeout=timeout_ms)
 
 
+def time_upload(page, url: str, image: Path, models: list[str], settle: float) -> float:
+    """Seconds from uploading ``image`` on a freshly opened Live page to every answer shown.
+
+    ``settle`` seconds pass first, as for a user picking a file: the previous upload's Grad-CAM
+    heatmaps run after its answers, and a batch in progress is not interrupted.
+    """
+    page.goto(f"{url}/live", timeout=180_000)
+    wait_rendered(page)
+    page.wait_for_timeout(settle * 1000)
+    start = time.perf_counter()
+    upload(page, [image])
+    wait_for_predictions(page, models)
+    return time.perf_counter() - start
+
+
 def disagreed_test_image(folder: Path) -> Path:
     """A 32x32 PNG (classified as is, no resizing) of the first shipped test image on which the
     trained models' stored answers differ, so that the Live page shows "The models disagree";
