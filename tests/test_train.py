@@ -261,6 +261,11 @@ def test_transfer_model_trains_end_to_end_without_imagenet_weights(tiny_npz, tmp
     config = artifacts.Artifact("vgg16_transfer", tmp_path).config()
     assert config["hyperparameters"]["weights"] is None and config["epochs_trained"] == 2
     assert "accuracy_frozen_backbone" in config["validation"]  # the head-only stage's figure
+    # The card's training time is the training's: the evaluations are named as coming after it.
+    card = (tmp_path / "vgg16_transfer" / artifacts.CARD_FILE).read_text()
+    stages = config["stage_times_s"]
+    assert f"Training took {config['wall_time_s'] / 60:.1f} min (caching frozen features" in card
+    assert f"; then validation {stages['validation_s'] / 60:.1f} min, test evaluation" in card
 
 
 def test_second_run_of_the_same_model_is_refused(tmp_path):

@@ -67,25 +67,24 @@ _ARCHIVE_OF = {"resnet50_transfer": "resnet50", "vgg16_transfer": "vgg16"}
 def _training(config: dict) -> str:
     hp, machine = config["hyperparameters"], config["machine"]
     stages = config.get("stage_times_s") or {}
-    timing = ", ".join(
-        f"{label} {stages[key] / 60:.1f} min"
-        for key, label in (
-            ("cache_s", "caching frozen features"),
-            ("fit_s", "fitting"),
-            ("validation_s", "validation"),
-            ("test_s", "test evaluation"),
-        )
-        if key in stages
-    )
+
+    def minutes(labels: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"{lab} {stages[k] / 60:.1f} min" for k, lab in labels if k in stages)
+
+    # wall_time_s covers the training (and its feature caching); the evaluations follow it.
+    training = minutes((("cache_s", "caching frozen features"), ("fit_s", "fitting")))
+    evaluation = minutes((("validation_s", "validation"), ("test_s", "test evaluation")))
     return (
         f"## Training\n`{config['command']}`\n\n"
         f"Optimizer {hp['optimizer']}, learning rate {hp['lr']} ({hp['schedule']}), batch size "
         f"{hp['batch_size']}, {config['epochs_trained']} epochs, label smoothing "
         f"{hp['label_smoothing']}, weight decay {hp['weight_decay']}, augmentation "
         f"{hp['augment']}, seed {config['seed']}.\n"
-        f"Wall time {config['wall_time_s'] / 60:.1f} min on {machine['cpu_count']} CPU cores "
+        f"Training took {config['wall_time_s'] / 60:.1f} min"
+        + (f" ({training})" if training else "")
+        + f" on {machine['cpu_count']} CPU cores "
         f"({machine['platform']}), TensorFlow {config['versions']['tensorflow']}"
-        + (f"; by stage: {timing}" if timing else "")
+        + (f"; then {evaluation}" if evaluation else "")
         + ".\n"
     )
 
