@@ -444,7 +444,7 @@ def require_dashboard() -> None:
 # robustness.json included).
 
 
-# Two seconds of bootstrap for five models on the first page of every fresh server: kept on disk.
+# About 0.6 s of bootstrap per model on the first page of every fresh server: kept on disk.
 @per_artifact(persist=True)
 def intervals(root_: str, name: str) -> dict[str, tuple[float, float]]:
     """Bootstrap 95 % intervals of a model's test accuracy and macro F1
