@@ -22,6 +22,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from core.models.imagenet import freeze_for_fine_tuning
 from core.weights.archives import lite0_weights_path as packaged_weights_path
 from core.weights.torch_reader import WeightsFileError, read_state_dict
 
@@ -233,10 +234,7 @@ def build_transfer_model(
     tuned.name = TUNED_PART
     assign_weights(frozen, state)
     assign_weights(tuned, state)
-    frozen.trainable = False
-    for layer in tuned.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            layer.trainable = False  # inference-mode BatchNorm: ImageNet statistics kept
+    freeze_for_fine_tuning(frozen, tuned)
     inputs = keras.Input((32, 32, 3))
     x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upscale")(inputs)
     x = imagenet_preprocess()(x)

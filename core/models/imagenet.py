@@ -80,6 +80,15 @@ def assign_weights(model: keras.Model, state: dict[str, np.ndarray]) -> int:
     return assigned
 
 
+def freeze_for_fine_tuning(frozen: keras.Model, tuned: keras.Model) -> None:
+    """Freeze ``frozen`` whole and ``tuned``'s BatchNorm layers, which then run in inference
+    mode: the ImageNet statistics are kept while the rest of ``tuned`` trains."""
+    frozen.trainable = False
+    for layer in tuned.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+
+
 def _backbone(base: str):
     from core.models import resnet50, vgg16
 
@@ -118,10 +127,7 @@ def build_transfer_model(
     if state:
         assign_weights(frozen, state)
         assign_weights(tuned, state)
-    frozen.trainable = False
-    for layer in tuned.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            layer.trainable = False  # inference-mode BatchNorm: ImageNet statistics kept
+    freeze_for_fine_tuning(frozen, tuned)
     inputs = keras.Input(IMAGE_SHAPE)
     x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upscale")(inputs)
     x = frozen(caffe_preprocess()(x))
