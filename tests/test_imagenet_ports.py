@@ -119,6 +119,35 @@ def test_resnet50_with_two_blocks_swapped_fails(photos, resnet_weights):
     assert {f.split("_")[1] for f in failures} == {"block2", "block4"} and len(failures) >= 24
 
 
+def test_resnet50_cut_inside_conv4_is_the_same_network(photos, resnet_weights):
+    """A frozen cut after conv4's third block moves blocks 4-6 into the tuned part, nothing more:
+    same layers, same ImageNet weights, same outputs as the cut after conv4."""
+    import keras
+
+    models = {
+        cut: build_transfer_model("resnet50", "imagenet", 64, cut)
+        for cut in ("conv4", "conv4_block3")
+    }
+    whole, split = models["conv4"], models["conv4_block3"]
+    classifier = whole.get_layer("resnet50_top").get_layer("classifier").get_weights()
+    split.get_layer("resnet50_top").get_layer("classifier").set_weights(classifier)
+    images = keras.ops.convert_to_numpy(keras.ops.image.resize(photos, (32, 32)))
+    np.testing.assert_allclose(
+        split.predict(images, verbose=0), whole.predict(images, verbose=0), atol=1e-5
+    )
+
+    tuned = split.get_layer("resnet50_top").get_layer("resnet50_tuned")
+    tuned_blocks = {
+        layer.name[: len("conv4_block4")] for layer in tuned.layers if "_block" in layer.name
+    }
+    assert tuned_blocks == {f"conv4_block{i}" for i in (4, 5, 6)} | {
+        f"conv5_block{i}" for i in (1, 2, 3)
+    }
+    assert split.get_layer("resnet50_frozen").output.shape[1:] == (4, 4, 1024)
+    kernel = tuned.get_layer("conv4_block4_2_conv").get_weights()[0]
+    np.testing.assert_array_equal(kernel, resnet_weights[0]["conv4_block4_2_conv/kernel"])
+
+
 def test_resnet50_names_map_onto_todays_keras():
     assert resnet50.keras_name("bn_conv1") == "conv1_bn"
     assert resnet50.keras_name("res4b_branch2a") == "conv4_block2_1_conv"

@@ -25,13 +25,17 @@ from core.weights.tfjs_reader import read_tfjs_layers
 from core.weights.torch_reader import WeightsFileError
 
 MODEL_DIR = "package/ResNet50"
-STAGES = ("stem", "conv2", "conv3", "conv4", "conv5")
-# (filters, blocks, stride of the first block) of each residual stage
+# The parts a model can be cut between. conv4 comes in two halves so that the frozen cut can
+# fall inside it: "conv4_block3" is blocks 1-3 and "conv4" the rest, so a cut at "conv4" still
+# means all of conv4 frozen.
+STAGES = ("stem", "conv2", "conv3", "conv4_block3", "conv4", "conv5")
+# (filters, first block, last block, stride of block 1) of each residual part
 _STAGE_ARGS = {
-    "conv2": (64, 3, 1),
-    "conv3": (128, 4, 2),
-    "conv4": (256, 6, 2),
-    "conv5": (512, 3, 2),
+    "conv2": (64, 1, 3, 1),
+    "conv3": (128, 1, 4, 2),
+    "conv4_block3": (256, 1, 3, 2),
+    "conv4": (256, 4, 6, 2),
+    "conv5": (512, 1, 3, 2),
 }
 N_TENSORS, N_VALUES = 320, 25_636_712
 
@@ -97,10 +101,10 @@ def stage(x, name: str, epsilon: float):
         x = layers.Activation("relu", name="conv1_relu")(_bn(x, "conv1_bn", epsilon))
         x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
         return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    filters, blocks, stride = _STAGE_ARGS[name]
-    x = _block(x, filters, stride, True, f"{name}_block1", epsilon)
-    for i in range(2, blocks + 1):
-        x = _block(x, filters, 1, False, f"{name}_block{i}", epsilon)
+    filters, first, last, stride = _STAGE_ARGS[name]
+    prefix = name.split("_")[0]
+    for i in range(first, last + 1):
+        x = _block(x, filters, stride if i == 1 else 1, i == 1, f"{prefix}_block{i}", epsilon)
     return x
 
 

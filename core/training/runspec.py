@@ -71,8 +71,8 @@ class RunSpec:
         default=0,
     )
     frozen_cut: str | None = _opt(
-        "ResNet50/VGG16: the last frozen stage (resnet50: stem, conv2..conv4; vgg16: "
-        "block1..block4); the stages above it are fine-tuned",
+        "ResNet50/VGG16: the last frozen stage (resnet50: stem, conv2, conv3, conv4_block3 "
+        "(conv4's first half), conv4; vgg16: block1..block4); the stages above it are fine-tuned",
         default=None,
     )
     limit_train: int | None = _opt("use a random subset of the training set", default=None)
