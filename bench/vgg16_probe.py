@@ -25,19 +25,15 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from core.data.cifar10 import load_cifar10, scale, split_validation  # noqa: E402
 from core.models.imagenet import build_transfer_model  # noqa: E402
+from core.training.finetune import split_parts  # noqa: E402
 
 
 def frozen_parts(size: int) -> tuple[keras.Model, keras.Model]:
     """(image -> block-4 maps, block-4 maps -> pooled block-5 features), ImageNet weights."""
-    model = build_transfer_model("vgg16", "imagenet", size, cut="block4")
-    *lower, top = model.layers[1:]
-    inputs = keras.Input(model.input_shape[1:])
-    x = inputs
-    for layer in lower:
-        x = layer(x)
-    _, tuned, pool, _ = top.layers
-    maps = keras.Input(top.input_shape[1:])
-    return keras.Model(inputs, x), keras.Model(maps, pool(tuned(maps)))
+    encoder, trainer = split_parts(build_transfer_model("vgg16", "imagenet", size, cut="block4"))
+    _, tuned, pool, *_ = trainer.layers
+    maps = keras.Input(encoder.output_shape[1:])
+    return encoder, keras.Model(maps, pool(tuned(maps)))
 
 
 def run(part: keras.Model, x: np.ndarray) -> tuple[np.ndarray, float]:
