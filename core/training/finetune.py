@@ -11,6 +11,7 @@ augmented by choosing the image or its mirror and shifting the feature map by wh
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import keras
@@ -53,7 +54,7 @@ class FeatureBatches(keras.utils.PyDataset):
 
     def __init__(self, views, labels, batch_size, shift_cells, seed, **kw):
         super().__init__(**kw)
-        self.views = [np.asarray(v) for v in views]  # load once: random access on mmap is slow
+        self.views = [np.asarray(v) for v in views] if fits_in_memory(views) else views
         self.targets = one_hot(labels)
         self.batch_size, self.shift = batch_size, shift_cells
         self.rng = np.random.default_rng(seed)
@@ -66,7 +67,8 @@ class FeatureBatches(keras.utils.PyDataset):
         self.order = self.rng.permutation(len(self.order))
 
     def __getitem__(self, index: int):
-        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        # Sorted, so that a cache read from disk (memory-mapped) is read front to back.
+        idx = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         view = self.rng.integers(len(self.views), size=len(idx))
         x = np.empty((len(idx), *self.views[0].shape[1:]), dtype=np.float32)
         for v, source in enumerate(self.views):
@@ -74,6 +76,16 @@ class FeatureBatches(keras.utils.PyDataset):
         if self.shift:
             x = shift_cells(x, self.rng.integers(-self.shift, self.shift + 1, size=(len(idx), 2)))
         return x, self.targets[idx]
+
+
+def fits_in_memory(arrays, share: float = 0.5) -> bool:
+    """Whether ``arrays`` take at most ``share`` of this machine's memory.
+
+    Loaded into memory, a cache is read faster than through its memory map; but at 160 px
+    ResNet50's two views take 18 GB, which with TensorFlow's own would not fit in 24 GiB.
+    """
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return sum(a.nbytes for a in arrays) <= share * total
 
 
 def shift_cells(x: np.ndarray, offsets: np.ndarray) -> np.ndarray:
