@@ -31,7 +31,7 @@ def test_every_batch_pairs_each_map_with_its_label_from_both_views(tmp_path):
     assert seen_views == {0, 1}
 
 
-def test_a_cache_too_big_for_memory_is_read_through_its_map(tmp_path):
+def test_a_cache_is_loaded_only_while_it_takes_its_share_of_memory_or_less(tmp_path):
     labels = np.arange(50) % 10
     views = [_cache(tmp_path, labels, 0, "fit")]
     assert finetune.fits_in_memory(views)
