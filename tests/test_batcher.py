@@ -275,6 +275,30 @@ def test_a_quiet_kind_waits_longer_the_more_urgent_requests_just_came():
     assert started["heatmap"] - last_answer >= 3 * 0.2 - 0.02
 
 
+def test_a_quiet_kind_waits_after_a_slow_urgent_request_was_answered_not_only_asked():
+    # A prediction that takes longer than the quiet time: its answers still need the cores (the
+    # browser draws them) once they are out, so the heatmaps wait from the answer on.
+    batcher = DynamicBatcher(max_wait_s=0.0)
+    times = {}
+
+    def slow_answer(x):
+        time.sleep(0.3)
+        times["answered"] = time.monotonic()
+        return x
+
+    batcher.register("answer", slow_answer)
+    batcher.register(
+        "heatmap",
+        lambda x: times.setdefault("heatmap", time.monotonic()) and x,
+        priority=1,
+        after_quiet_s=0.2,
+    )
+    answer = batcher.submit("answer", np.zeros(1))
+    batcher("heatmap", np.zeros(1))
+    answer.result(timeout=5)
+    assert times["heatmap"] - times["answered"] >= 0.2 - 0.02
+
+
 def test_close_cancels_what_is_queued_and_refuses_new_requests():
     batcher = DynamicBatcher(max_wait_s=0.0)
     fn, calls, release = _gate()

@@ -8,9 +8,10 @@ fail a whole batch when one function raises, so this module is ours:
 - requests of one *kind* (e.g. "predict", or Grad-CAM of one model) are merged; the worker
   always serves the most urgent kind first (lowest ``priority``), oldest request first, and a
   kind registered with ``after_quiet_s`` starts only ``after_quiet_s`` times the number of more
-  urgent requests of the last ``RECENT_S`` seconds after the latest of them (on 2 cores,
-  heatmaps computed and sent while other sessions' answers are still being drawn slow those
-  answers down, the more so the more sessions there are);
+  urgent requests of the last ``RECENT_S`` seconds after the latest of them was submitted and
+  answered (on 2 cores, heatmaps computed while the browser is still drawing answers, this
+  session's or others', slow those answers down: counted from the submission alone, a
+  prediction that took 0.3 s left the browser 0.1 s before the heatmaps took both cores);
 - the queue is bounded (``Overloaded`` at once when full) and every call has a deadline
   (``TimedOut``; a request that has not started by then is dropped, never run);
 - a function may return ``{part: rows or exception}``: a failing part (one model) fails only
@@ -83,6 +84,7 @@ class DynamicBatcher:
         self.max_queue, self.timeout_s = max_queue, timeout_s
         self._kinds: dict[Hashable, _Kind] = {}
         self._submitted: list[tuple[float, int]] = []  # (when, priority) of recent requests
+        self._answered: dict[int, float] = {}  # priority -> when its last batch was answered
         self._pending: list[_Request] = []
         self._ready = threading.Condition()
         self._seq = count()
@@ -97,8 +99,8 @@ class DynamicBatcher:
         self, kind: Hashable, fn: BatchFn, priority: int = 0, after_quiet_s: float = 0.0
     ) -> None:
         """``fn(*arrays)`` over stacked rows; lower ``priority`` is served first; run only once
-        no more urgent request has been submitted for ``after_quiet_s`` per such request of the
-        last RECENT_S."""
+        no more urgent request has been submitted or answered for ``after_quiet_s`` per such
+        request of the last RECENT_S."""
         self._kinds[kind] = _Kind(fn, priority, after_quiet_s)
 
     def submit(self, kind: Hashable, *arrays: np.ndarray) -> Future:
@@ -192,7 +194,8 @@ class DynamicBatcher:
             urgent = [
                 t for t, p in self._submitted if p < first.priority and now - t < self.RECENT_S
             ]
-            wait = max(urgent, default=now) + quiet * len(urgent) - now
+            answered = [t for p, t in self._answered.items() if p < first.priority]
+            wait = max([*urgent, *answered], default=now) + quiet * len(urgent) - now
             if wait <= 0:
                 return first
             self._ready.wait(timeout=wait)  # woken early by any new request
@@ -218,6 +221,9 @@ class DynamicBatcher:
             for request in batch:
                 request.future.set_exception(exc)
             return
+        finally:
+            with self._ready:
+                self._answered[batch[0].priority] = time.monotonic()
         start = 0
         for request in batch:
             rows = slice(start, start + request.rows)
