@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -149,6 +150,10 @@ def test_training_on_tiny_data_writes_an_artifact_that_loads_without_core(tiny_n
     config = json.loads((folder / "config.json").read_text())
     assert config["hyperparameters"]["input_size"] == 64
     assert "test_time_views" in config["selection"] and config["stage_times_s"]["cache_s"] > 0
+    shipped = keras.saving.load_model(folder / "model.keras")
+    imagenet = lite.build_transfer_model(input_size=64)
+    for layer, mean in _tuned_batchnorm_means(shipped).items():
+        np.testing.assert_array_equal(mean, _tuned_batchnorm_means(imagenet)[layer], err_msg=layer)
     expected = np.load(folder / "test_predictions.npz")["probs"][:8]
     with np.load(tiny_npz) as data:
         np.save(tmp_path / "x.npy", data["x_test"][:8].astype(np.float32) / 255.0)
@@ -163,3 +168,32 @@ def test_training_on_tiny_data_writes_an_artifact_that_loads_without_core(tiny_n
     )
     assert result.returncode == 0, result.stderr[-2000:]
     np.testing.assert_allclose(np.array(json.loads(result.stdout)), expected, atol=1e-4)
+
+
+def test_tune_batchnorm_adapts_the_fine_tuned_blocks_statistics_to_the_data(tiny_npz, tmp_path):
+    from core.training import train
+
+    args = ["efficientnet_lite0_transfer", "--data", str(tiny_npz), "--epochs", "1"]
+    flags = ["--input-size", "64", "--tune-batchnorm", "--artifacts", str(tmp_path), "--quiet"]
+    assert train.main([*args, *flags]) == 0
+    folder = tmp_path / "efficientnet_lite0_transfer"
+    assert json.loads((folder / "config.json").read_text())["hyperparameters"]["tune_batchnorm"]
+    tuned = _tuned_batchnorm_means(keras.saving.load_model(folder / "model.keras"))
+    imagenet = _tuned_batchnorm_means(lite.build_transfer_model(input_size=64))
+    assert tuned.keys() == imagenet.keys() and tuned
+    changed = [name for name in tuned if not np.allclose(tuned[name], imagenet[name])]
+    assert changed == list(tuned), "every fine-tuned BatchNorm layer moved off ImageNet's"
+
+
+def _tuned_batchnorm_means(model) -> dict[str, np.ndarray]:
+    """{layer name: moving mean} of the BatchNorm layers in ``model``'s fine-tuned part."""
+    for layer in model.layers:
+        if layer.name == lite.TUNED_PART:
+            return {
+                bn.name: np.asarray(bn.moving_mean)
+                for bn in layer.layers
+                if isinstance(bn, keras.layers.BatchNormalization)
+            }
+        if isinstance(layer, keras.Model) and (found := _tuned_batchnorm_means(layer)):
+            return found
+    return {}

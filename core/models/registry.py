@@ -39,6 +39,7 @@ class TrainDefaults:
     input_size: int = 128  # transfer models: the upscaled input size
     head_epochs: int = 0  # cached-feature transfer models: the new head alone first
     frozen_cut: str | None = None  # ResNet50/VGG16: last frozen stage (None: the default)
+    tune_batchnorm: bool = False  # cached-feature transfer models: BatchNorm adapts too
 
 
 @dataclass(frozen=True)

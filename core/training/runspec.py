@@ -75,6 +75,12 @@ class RunSpec:
         "(conv4's first half), conv4; vgg16: block1..block4); the stages above it are fine-tuned",
         default=None,
     )
+    tune_batchnorm: bool = _opt(
+        "cached-feature transfer models: the fine-tuned blocks' BatchNorm layers train too "
+        "(batch statistics while training, moving statistics adapted to CIFAR-10) instead of "
+        "keeping their ImageNet statistics",
+        default=False,
+    )
     limit_train: int | None = _opt("use a random subset of the training set", default=None)
     limit_test: int | None = _opt("use a random subset of the test set", default=None)
 

@@ -462,9 +462,9 @@ def _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, st
             accuracy = trainer.evaluate(*validation, verbose=0, return_dict=True)["accuracy"]
             stage_times["head_only_val_accuracy"] = round(float(accuracy), 4)
         tuned.trainable = True
-        for layer in tuned.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
+    for layer in tuned.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = spec.tune_batchnorm
     with strategy.scope():
         _compile(trainer, spec, _schedule(spec, len(split.y_fit)))
     keep_best = finetune.KeepBest()
