@@ -84,9 +84,16 @@ def freeze_for_fine_tuning(frozen: keras.Model, tuned: keras.Model) -> None:
     """Freeze ``frozen`` whole and ``tuned``'s BatchNorm layers, which then run in inference
     mode: the ImageNet statistics are kept while the rest of ``tuned`` trains."""
     frozen.trainable = False
+    set_batchnorm_trainable(tuned, False)
+
+
+def set_batchnorm_trainable(tuned: keras.Model, trainable: bool) -> None:
+    """Whether ``tuned``'s BatchNorm layers train (batch statistics, moving statistics
+    updated) or keep their statistics. Setting ``tuned.trainable`` resets them, so call this
+    after it."""
     for layer in tuned.layers:
         if isinstance(layer, layers.BatchNormalization):
-            layer.trainable = False
+            layer.trainable = trainable
 
 
 def _backbone(base: str):

@@ -38,6 +38,7 @@ from core.data.cifar10 import (
 )
 from core.io.progress import PROGRESS_FILE, read_history
 from core.models.builders import REGISTRY, get_spec, with_tta
+from core.models.imagenet import set_batchnorm_trainable
 from core.store import artifacts
 from core.store.metrics import compute_metrics
 from core.store.model_card import model_card
@@ -462,9 +463,7 @@ def _fit_on_cached_features(model, split, spec, work, callbacks, stage_times, st
             accuracy = trainer.evaluate(*validation, verbose=0, return_dict=True)["accuracy"]
             stage_times["head_only_val_accuracy"] = round(float(accuracy), 4)
         tuned.trainable = True
-    for layer in tuned.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = spec.tune_batchnorm
+    set_batchnorm_trainable(tuned, spec.tune_batchnorm)
     with strategy.scope():
         _compile(trainer, spec, _schedule(spec, len(split.y_fit)))
     keep_best = finetune.KeepBest()
