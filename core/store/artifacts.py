@@ -151,8 +151,11 @@ def write_artifact(
     probs: np.ndarray,
     card: str,
     root: str | os.PathLike | None = None,
+    keep: tuple[str, ...] = (),
 ) -> Path:
-    """Assemble a complete artifact next to the old one, then swap it in with renames."""
+    """Assemble a complete artifact next to the old one, then swap it in with renames.
+
+    ``keep`` names files of the old artifact that stay true of the new one (carried over)."""
     base = artifacts_root(root)
     base.mkdir(parents=True, exist_ok=True)
     target = base / name
@@ -169,6 +172,9 @@ def write_artifact(
             probs=np.asarray(probs, dtype=np.float32),
         )
         (staging / CARD_FILE).write_text(card)
+        for filename in keep:
+            if (target / filename).is_file():
+                shutil.copy2(target / filename, staging / filename)
         _swap_in(staging, target)
     finally:
         if staging.exists():

@@ -224,7 +224,7 @@ def train(
         wall = wall_before + time.time() - started
         stage_times["fit_s"] = round(time.time() - started - stage_times.get("cache_s", 0.0), 1)
         checked = time.time()
-        shipped, validation, selection, val_probs = _choose_test_time_views(model, spec, split)
+        shipped, validation, selection, val_probs = choose_test_time_views(model, spec, split)
         if "head_only_val_accuracy" in stage_times:  # the reference's recipe, as a figure
             validation["accuracy_frozen_backbone"] = stage_times.pop("head_only_val_accuracy")
         stage_times["validation_s"] = round(time.time() - checked, 1)
@@ -234,9 +234,12 @@ def train(
             "stage_times_s": stage_times,
             "val_probs": val_probs,
         }
-        return evaluate_and_write(
-            spec, model, shipped, dataset, split, record, wall, work, artifacts_dir, command
+        history, _ = read_history(work / PROGRESS_FILE)
+        target = evaluate_and_write(
+            spec, model, shipped, dataset, split, record, history, wall, artifacts_dir, command
         )
+        shutil.rmtree(work / "backup", ignore_errors=True)
+        return target
 
 
 def _run_spec(spec: RunSpec, work: Path, resume: bool) -> RunSpec:
@@ -337,15 +340,27 @@ def fit(model, spec: RunSpec, split, work, wall_before, stage_times, strategy, v
 
 
 def evaluate_and_write(
-    spec: RunSpec, body, shipped, dataset, split, record, wall, work, artifacts_dir, command
+    spec: RunSpec,
+    body,
+    shipped,
+    dataset,
+    split,
+    record,
+    history,
+    wall,
+    artifacts_dir,
+    command,
+    keep: tuple[str, ...] = (),
 ) -> Path:
-    """Test-set metrics of the shipped model (the only look at the test set); the artifact."""
+    """Test-set metrics of the shipped model (the only look at the test set); the artifact,
+    with ``keep``'s files carried over from the old one."""
     tested = time.time()
     probs = predict_probs(shipped, dataset.x_test)
     metrics = compute_metrics(dataset.y_test, probs)
     record["stage_times_s"]["test_s"] = round(time.time() - tested, 1)
-    history, _ = read_history(work / PROGRESS_FILE)
+    work = artifacts.work_dir(spec.model, artifacts_dir)
     config = run_config(spec, body, dataset, split, record, history, wall, command)
+    config.update(record.get("trained", {}))  # a model trained earlier: its machine, versions
     model_tmp = work / "model.keras"
     save_for_inference(shipped, model_tmp)
     target = artifacts.write_artifact(
@@ -358,9 +373,9 @@ def evaluate_and_write(
         probs,
         model_card(spec.model, config, metrics),
         root=artifacts_dir,
+        keep=keep,
     )
     model_tmp.unlink(missing_ok=True)
-    shutil.rmtree(work / "backup", ignore_errors=True)
     if record["val_probs"] is not None:  # for calibration, fitted on validation only
         calibration.write_val_predictions(target, split.y_val, record["val_probs"])
         calibration.write_calibration(spec.model, artifacts_dir)
@@ -402,7 +417,7 @@ def run_config(spec: RunSpec, body, dataset, split, record, history, wall, comma
     }
 
 
-def _choose_test_time_views(model, spec: RunSpec, split):
+def choose_test_time_views(model: keras.Model, spec: RunSpec, split: Split):
     """Wrap ``model`` in the test-time views its recipe allows, each kept only if it raises
     validation accuracy. Returns (model to ship, validation accuracies, the rule applied, the
     shipped model's validation probabilities or None)."""
