@@ -22,9 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.models.builders import _pixel_map  # noqa: E402
-from core.training import runspec, train  # noqa: E402
-from core.training.views import single_view_network  # noqa: E402
+from core.models.builders import _pixel_map, single_view_network  # noqa: E402
+from core.training import train  # noqa: E402
+from core.training.views import trained_spec  # noqa: E402
 
 
 def view(images: np.ndarray, offset: int, mirror: bool) -> np.ndarray:
@@ -43,10 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path("artifacts") / args.model
     config = json.loads((folder / "config.json").read_text())
-    # Older artifacts keep only the hyperparameters and seed; the split's fraction is the default.
-    run = config.get("run_spec") or {**config["hyperparameters"], "seed": config["seed"]}
-    spec = runspec.RunSpec.from_dict({**run, "model": args.model, "data": args.data})
-    _, split = train.load_split(spec, verbose=0)
+    _, split = train.load_split(trained_spec(config, args.data), verbose=0)
     x_val, y_val = split.x_val[: args.limit], split.y_val[: args.limit]
     network = single_view_network(keras.saving.load_model(folder / "model.keras"))
     probs, started = {}, time.time()

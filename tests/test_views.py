@@ -89,3 +89,11 @@ def test_cli_names_a_missing_artifact_in_one_line(tmp_path, capsys):
     assert views.main(["custom", "--artifacts", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: No trained custom") and "\n" not in err
+
+
+def test_an_older_artifact_without_a_run_spec_is_read_from_its_hyperparameters():
+    config = artifacts.Artifact("vgg12_opt").config()  # shipped before config.json had run_spec
+    assert "run_spec" not in config
+    spec = views.trained_spec(config, "elsewhere.npz")
+    assert (spec.model, spec.epochs, spec.lr, spec.seed) == ("vgg12_opt", 30, 0.4, 0)
+    assert spec.tta_shift and spec.val_fraction == 0.1 and spec.data == "elsewhere.npz"

@@ -73,17 +73,6 @@ def _classifier(model):
     return dense[-1] if dense else None
 
 
-def _base_model(model):
-    """The model a test-time-augmentation wrapper averages over, or ``model`` itself."""
-    import keras
-
-    if model.layers and isinstance(model.layers[-1], keras.layers.Average):
-        nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-        if nested:
-            return nested[0]
-    return model
-
-
 def _own_features(model, dense, parts: tuple[str, ...] | None = None) -> tuple:
     """(tensor in ``model``'s graph: penultimate features then every Conv2D's output averaged
     over the image (only those in ``parts`` if given), layout ((part, width), ...))."""
@@ -108,7 +97,9 @@ def _features_and_head(model, parts: tuple[str, ...] | None = None):
     """(Keras model: image -> features, the classifier Dense, logit scale, layout)."""
     import keras
 
-    model = _base_model(model)
+    from core.models.builders import single_view_network
+
+    model = single_view_network(model)
     dense = _classifier(model)
     if dense is not None:
         after = model.layers[model.layers.index(dense) + 1 :]
@@ -165,8 +156,10 @@ def serving_model(model, parts: tuple[str, ...] | None = None):
     """
     import keras
 
+    from core.models.builders import single_view_network
+
     dense = _classifier(model)
-    if _base_model(model) is model and dense is not None:
+    if single_view_network(model) is model and dense is not None:
         features = _own_features(model, dense, parts)[0]
         return keras.Model(model.inputs[0], [model.outputs[0], features])
     inputs = keras.Input(model.input_shape[1:])

@@ -165,6 +165,15 @@ def with_tta(model: keras.Model, shift: bool = False) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{model.name}_tta")
 
 
+def single_view_network(model: keras.Model) -> keras.Model:
+    """The network a ``with_tta`` wrapper averages over, or ``model`` itself."""
+    if model.layers and isinstance(model.layers[-1], layers.Average):
+        nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        if nested:
+            return nested[0]
+    return model
+
+
 def last_conv_layer(model: keras.Model) -> keras.layers.Layer:
     """The deepest Conv2D of ``model`` (searching inside a nested backbone too)."""
     for layer in reversed(model.layers):

@@ -24,7 +24,7 @@ import keras
 
 from core.analysis import embedding
 from core.data.cifar10 import DataError
-from core.models.builders import REGISTRY
+from core.models.builders import REGISTRY, single_view_network
 from core.store import artifacts
 from core.training import train
 from core.training.lock import TrainingLocked, training_lock
@@ -36,10 +36,14 @@ RECHOSEN = "chosen again after training, with python -m core.training.views {mod
 WEIGHTS_ONLY = (embedding.EMBEDDING_NPZ, embedding.EMBEDDING_JSON)
 
 
-def single_view_network(model: keras.Model) -> keras.Model:
-    """The network inside a test-time-view wrapper (``with_tta``), or ``model`` itself."""
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    return nested[0] if len(nested) == 1 else model
+def trained_spec(config: dict, data: str | None = None) -> RunSpec:
+    """The run an artifact's config.json records (``data`` replacing its source if given).
+
+    Older artifacts keep only the hyperparameters and seed: their split used the default
+    validation fraction."""
+    run = config.get("run_spec") or {**config["hyperparameters"], "seed": config["seed"]}
+    run = {**run, "model": config["model"]}
+    return RunSpec.from_dict({**run, "data": data} if data else run)
 
 
 def choose_again(
@@ -62,8 +66,9 @@ def choose_again(
     with training_lock(model, artifacts_dir):
         config = json.loads((folder / "config.json").read_text())
         recipe = RunSpec.for_model(model, tta_flip=tta_flip, tta_shift=tta_shift)
-        run = {**config["run_spec"], "data": data or config["run_spec"]["data"]}
-        spec = replace(RunSpec.from_dict(run), tta_flip=recipe.tta_flip, tta_shift=recipe.tta_shift)
+        spec = replace(
+            trained_spec(config, data), tta_flip=recipe.tta_flip, tta_shift=recipe.tta_shift
+        )
         dataset, split = train.load_split(spec, verbose)
         body = single_view_network(keras.saving.load_model(folder / "model.keras"))
         checked = time.time()
@@ -71,7 +76,8 @@ def choose_again(
         if selection["test_time_views"] == config["selection"]["test_time_views"]:
             return validation, None
         selection["test_time_views"] += f" ({RECHOSEN.format(model=model)})"
-        stage_times = {**config["stage_times_s"], "validation_s": round(time.time() - checked, 1)}
+        stage_times = dict(config.get("stage_times_s", {}))
+        stage_times["validation_s"] = round(time.time() - checked, 1)
         record = {
             "validation": {**config["validation"], **validation},
             "selection": selection,
