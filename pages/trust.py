@@ -135,10 +135,14 @@ def corruption_view(results: dict[str, dict]) -> None:
 st.header("How does it hold up?")
 results = {name: r for name in ready if (r := common.robustness(name))}
 if results:
-    first = next(iter(results.values()))
+    subsets = {r.get("subset", "") for r in results.values()}
     st.write(
         "Accuracy on the same test images after six common corruptions, each at five "
-        f"severities ({first.get('subset', '')})."
+        f"severities ({subsets.pop()})."
+        if len(subsets) == 1
+        else "Accuracy on class-balanced test subsets after six common corruptions, each at "
+        "five severities. Not every model was measured on the same subset (the number of "
+        "images follows each name), so small differences between them are not meaningful."
     )
     for name, result in results.items():
         st.markdown(f"- **{common.title(name)}**: {summary_line(result)}")

@@ -2,6 +2,8 @@
 the live and per-class pages, over the small artifacts of conftest.py's fake_root."""
 
 import io
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +72,23 @@ def test_trust_page_states_each_shipped_models_robustness(monkeypatch):
         if stored.exists():
             mean = __import__("json").loads(stored.read_text())["mean_corrupted_accuracy"]
             assert f"**{_title(name)}**: {mean:.3f} mean accuracy under corruption" in shown
+
+
+def test_trust_page_says_when_models_were_measured_on_different_subsets(
+    fake_root, tmp_path, monkeypatch
+):
+    root = tmp_path / "artifacts"
+    shutil.copytree(fake_root, root)
+    stored = json.loads((root / "custom" / "robustness.json").read_text())
+    smaller = {**stored, "model": "vgg12", "n_images": 10, "subset": "10 test images"}
+    (root / "vgg12" / "robustness.json").write_text(json.dumps(smaller))
+    text = _texts(_app("pages/trust.py", root, monkeypatch).markdown)
+    assert "Not every model was measured on the same subset" in text
+    assert "(10 test images)" in text and f"({stored['n_images']:,} test images)" in text
+    assert "Accuracy on the same test images" not in text
+    (root / "vgg12" / "robustness.json").write_text(json.dumps({**stored, "model": "vgg12"}))
+    text = _texts(_app("pages/trust.py", root, monkeypatch).markdown)
+    assert "Accuracy on the same test images after six common corruptions" in text
 
 
 def test_report_page_shows_each_shipped_models_card(monkeypatch):
