@@ -181,7 +181,8 @@ REGISTRY: dict[str, ModelSpec] = {
                 "Dense(10) head is trained alone first (the reference's recipe), then conv4's "
                 "last three blocks and conv5 are fine-tuned with it "
                 "(BatchNorm statistics frozen), SGD with momentum on a warm-up + cosine "
-                "schedule, label smoothing 0.1."
+                "schedule, label smoothing 0.1; predictions averaged over the image, its mirror "
+                "image and both moved one pixel diagonally each way, the views validation chose."
             ),
             build=lambda weights="imagenet", input_size=128, cut=None: _imagenet_transfer(
                 "resnet50", weights, input_size, cut
@@ -195,6 +196,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 label_smoothing=0.1,
                 augment=AugmentConfig(rotation=0.0, shift=0.125, flip=True),
                 tta_flip=True,
+                tta_shift=True,
                 head_epochs=1,
                 frozen_cut="conv4_block3",
                 input_size=160,
