@@ -67,6 +67,10 @@ def test_other_views_ship_with_the_same_weights_and_one_test_evaluation(tiny_npz
     np.testing.assert_allclose(probs, model.predict(x_test / 255.0, verbose=0), atol=1e-5)
     assert evaluate.main(["custom", "--artifacts", str(tmp_path)]) == 0  # metrics match them
     assert art.status().ready
+    # Asked again, validation picks what now ships: nothing is rewritten.
+    now = {name: (art.path / name).read_bytes() for name in FILES}
+    assert views.choose_again("custom", str(tiny_npz), artifacts_dir=str(tmp_path))[1] is None
+    assert {name: (art.path / name).read_bytes() for name in FILES} == now
 
 
 def test_unchanged_views_leave_the_artifact_as_it_is(single_view, tiny_npz, capsys):

@@ -73,9 +73,13 @@ def choose_again(
         body = single_view_network(keras.saving.load_model(folder / "model.keras"))
         checked = time.time()
         shipped, validation, selection, val_probs = train.choose_test_time_views(body, spec, split)
-        if selection["test_time_views"] == config["selection"]["test_time_views"]:
+        note = f" ({RECHOSEN.format(model=model)})"  # on a rule this command chose before
+        if (
+            config["selection"]["test_time_views"].removesuffix(note)
+            == selection["test_time_views"]
+        ):
             return validation, None
-        selection["test_time_views"] += f" ({RECHOSEN.format(model=model)})"
+        selection["test_time_views"] += note
         stage_times = dict(config.get("stage_times_s", {}))
         stage_times["validation_s"] = round(time.time() - checked, 1)
         record = {
