@@ -22,7 +22,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.models.builders import REGISTRY  # noqa: E402
+from core.models.registry import REGISTRY  # noqa: E402
 from core.reporting.palette import short_label  # noqa: E402
 from core.store import artifacts
 from tests.browser_harness import (  # noqa: E402

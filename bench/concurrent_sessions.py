@@ -29,7 +29,7 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.models.builders import REGISTRY  # noqa: E402
+from core.models.registry import REGISTRY  # noqa: E402
 from core.store import artifacts
 from tests.browser_harness import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 

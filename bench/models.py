@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data.cifar10 import load_cifar10, scale  # noqa: E402
-from core.models.builders import REGISTRY  # noqa: E402
+from core.models.registry import REGISTRY  # noqa: E402
 from core.serving.predictor import Predictor  # noqa: E402
 from core.store import artifacts
 

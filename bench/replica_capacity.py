@@ -74,7 +74,7 @@ def main() -> None:
 
     base = memory_mb()
     from core.analysis.gradcam import GradCam
-    from core.models.builders import REGISTRY
+    from core.models.registry import REGISTRY
     from core.serving.predictor import Predictor, SharedPredictor, compiled
     from core.store import artifacts
 

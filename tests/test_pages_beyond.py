@@ -43,14 +43,14 @@ def _captions(at: AppTest) -> list[str]:
 
 
 def _shipped_ready() -> list[str]:
-    from core.models.builders import REGISTRY
+    from core.models.registry import REGISTRY
 
     root = artifacts.artifacts_root()
     return [n for n in REGISTRY if artifacts.Artifact(n, root).status().ready]
 
 
 def _title(name: str) -> str:
-    from core.models.builders import REGISTRY
+    from core.models.registry import REGISTRY
 
     return REGISTRY[name].title
 

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from core.models.builders import REGISTRY
+from core.models.registry import REGISTRY
 from core.reporting import report
 from core.store import artifacts
 from tests.conftest import FAKE_MODELS

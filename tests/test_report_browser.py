@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.models.builders import REGISTRY
+from core.models.registry import REGISTRY
 from core.reporting import report
 from core.store import artifacts
 from tests import browser_harness as harness

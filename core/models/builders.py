@@ -14,13 +14,6 @@ import numpy as np
 from keras import layers, regularizers
 
 from core.data.cifar10 import IMAGE_SHAPE, NUM_CLASSES
-from core.models.registry import (  # noqa: F401 - re-exported: the registry lives in core.models.registry
-    REGISTRY,
-    ModelSpec,
-    TrainDefaults,
-    get_spec,
-    weights_problem,
-)
 
 # --- custom -----------------------------------------------------------------------------------
 

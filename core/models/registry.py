@@ -3,10 +3,8 @@
 TensorFlow-free, so the dashboard's pages that only show stored results (and the command lines
 that only read artifacts) never import it: each ``ModelSpec.build`` imports its builder from
 ``core.models.builders`` (or ``core.models.imagenet``, ``core.models.efficientnet_lite``), and so
-Keras, only when it
-is called. ``core.models.builders`` re-exports everything here, so ``from core.models.builders
-import REGISTRY``
-keeps working (at the cost of importing Keras).
+Keras, only when it is called. The builders never import the registry: it names them, not the
+other way round.
 """
 
 from __future__ import annotations

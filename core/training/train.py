@@ -37,8 +37,9 @@ from core.data.cifar10 import (
     subset,
 )
 from core.io.progress import PROGRESS_FILE, read_history
-from core.models.builders import REGISTRY, get_spec, with_tta
+from core.models.builders import with_tta
 from core.models.imagenet import set_batchnorm_trainable
+from core.models.registry import REGISTRY, get_spec
 from core.store import artifacts
 from core.store.metrics import compute_metrics
 from core.store.model_card import model_card

@@ -24,7 +24,8 @@ import keras
 
 from core.analysis import embedding
 from core.data.cifar10 import DataError
-from core.models.builders import REGISTRY, single_view_network
+from core.models.builders import single_view_network
+from core.models.registry import REGISTRY
 from core.store import artifacts
 from core.training import train
 from core.training.lock import TrainingLocked, training_lock
