@@ -41,7 +41,7 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "charts": ("core.reporting.charts", None),
     "by_any_label": ("core.reporting.palette", "by_any_label"),
     "short_label": ("core.reporting.palette", "short_label"),
-    "example_rows": ("core.reporting.report", "example_rows"),
+    "example_rows": ("core.reporting.examples", "example_rows"),
     "deployment": ("core.serving.deployment", None),
     "MAX_FILES": ("core.serving.classify", "MAX_FILES"),
     "classify_files": ("core.serving.classify", "classify_files"),

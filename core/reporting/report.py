@@ -45,6 +45,7 @@ from core.analysis.reference import REFERENCE
 from core.data.cifar10 import CLASS_NAMES, scale
 from core.io import atomic
 from core.reporting import charts, palette
+from core.reporting.examples import example_rows
 from core.store import artifacts
 
 DEFAULT_OUT = "report.html"
@@ -347,13 +348,6 @@ def _robustness_section(names: list[str], root) -> str:
             + ".</p>"
         )
     return "\n".join(out)
-
-
-def example_rows(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """One test image of each of the first ``n`` classes, drawn with ``seed``."""
-    order = np.random.default_rng(seed).permutation(len(labels))
-    rows = [order[np.flatnonzero(labels[order] == k)[0]] for k in np.unique(labels)[:n]]
-    return np.asarray(rows)
 
 
 def _gradcam_section(names: list[str], root, n_examples: int) -> str:

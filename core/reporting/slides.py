@@ -40,6 +40,7 @@ from core.analysis.reference import REFERENCE, best_reference
 from core.data.cifar10 import CLASS_NAMES, scale
 from core.io import atomic
 from core.reporting import palette
+from core.reporting.examples import example_rows
 from core.store import artifacts
 
 DECK_COMMAND = "python -m core.report --pptx deck.pptx"
@@ -700,10 +701,10 @@ class CamExamples:
 
 
 def gradcam_examples(r: Results, n_examples: int) -> CamExamples | str:
-    """Grad-CAM of every ready model on ``n_examples`` test images (``core.reporting.report``'s
-    choice of images), or the reason it cannot be computed. Loads TensorFlow and each model."""
+    """Grad-CAM of every ready model on ``n_examples`` test images (the report's choice,
+    ``core.reporting.examples``), or the reason it cannot be computed. Loads TensorFlow and
+    each model."""
     from core.analysis.gradcam import GradCam
-    from core.reporting.report import example_rows
     from core.store.samples import SamplesUnavailable, load_test_images
 
     started = time.perf_counter()
