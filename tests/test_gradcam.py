@@ -1,5 +1,11 @@
 """Grad-CAM: maps of the input's size, per class, through wrappers and nested backbones."""
 
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -98,6 +104,46 @@ def test_overlay_is_an_enlarged_rgb_picture(images):
     picture = overlay(images[0], heatmap, scale=4)
     assert picture.shape == (128, 128, 3) and picture.dtype == np.uint8
     assert not np.array_equal(picture[::4, ::4], images[0])
+
+
+# Six models' heatmaps, each for several batch sizes, in a fresh process: TensorFlow's retracing
+# warning counts per process and says so at most twice per function, so earlier tests in this
+# one could have used it up. Before each model's graph kept its own count, this printed two
+# "triggered tf.function retracing" warnings (the report's slides, six shipped models).
+_SEVERAL_MODELS_SCRIPT = textwrap.dedent(
+    """
+    import json, logging
+    import numpy as np
+    from core.analysis.gradcam import GradCam
+    from tests.test_gradcam import _cnn, _transfer
+
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("tensorflow").addHandler(handler)
+    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    cams = [GradCam(build(seed), layer) for seed in range(3)
+            for build, layer in ((_cnn, "features"), (_transfer, "backbone_out"))]
+    for n in (1, 3, 5):
+        for cam in cams:
+            cam(images[:n])
+    traces = [cam._graph.experimental_get_tracing_count() for cam in cams]
+    print(json.dumps({"warnings": warnings, "traces": traces}))
+    """
+)
+
+
+def test_several_models_heatmaps_trace_each_graph_once_and_warn_nothing():
+    result = subprocess.run(
+        [sys.executable, "-c", _SEVERAL_MODELS_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found == {"warnings": [], "traces": [1] * 6}
 
 
 # --- heatmaps that point somewhere ------------------------------------------------------------

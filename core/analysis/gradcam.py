@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data.cifar10 import scale
+from core.models.traced import traced
 
 Explainer = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]  # x -> (feature maps, probs)
 # A heatmap over fewer than 4x4 cells cannot point at a part of a 32x32 image: Model 1's last
@@ -179,7 +180,7 @@ class GradCam:
         if self._graph is None:
             images_spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
             classes_spec = tf.TensorSpec((None,), tf.int64)
-            self._graph = tf.function(self._heatmaps, input_signature=[images_spec, classes_spec])
+            self._graph = traced(self._heatmaps, [images_spec, classes_spec])
         cam, target, probs = (t.numpy() for t in self._graph(tf.constant(x), tf.constant(target)))
         peak = cam.max(axis=(1, 2), keepdims=True)
         cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)

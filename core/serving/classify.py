@@ -18,6 +18,9 @@ from core.data.images import decode_many, one_line
 from core.serving.batcher import Busy
 from core.serving.predictor import Prediction, Predictor, SharedPredictor
 
+# The first line of an error TensorFlow raised from a compiled graph.
+_GRAPH_ERROR = "Graph execution error:"
+
 # Per upload in the dashboard (each file may be up to core.data.images.MAX_BYTES).
 MAX_FILES: int = 20
 
@@ -92,5 +95,10 @@ def classify_files(
 
 
 def _reason(exc: BaseException) -> str:
-    first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    if lines[:1] == [_GRAPH_ERROR]:
+        # A compiled graph's error lists where its failing op was defined ("Detected at node
+        # ...", indented frames), then the op's own message: the reason worth one line.
+        lines = [x for x in lines[1:] if not x.startswith((" ", "Detected at node", "<stack"))]
+    first_line = (lines or [""])[0][:200]
     return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__

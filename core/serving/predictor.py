@@ -199,7 +199,9 @@ def compiled(model, judge: ood.Judge | None = None):
     """
     import tensorflow as tf
 
+    from core.models.traced import traced
+
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
     parts = judge and tuple(name for name, _ in judge.scorer.layout)
     graph = ood.serving_model(model, parts) if parts else model
-    return tf.function(lambda x: graph(x, training=False), input_signature=[spec])
+    return traced(lambda x: graph(x, training=False), [spec])
