@@ -1,8 +1,9 @@
-"""The command lines print only their own output: no TensorFlow start-up lines on stderr and no
-retracing warnings."""
+"""The command lines print only their own output: no TensorFlow start-up lines on stderr, no
+retracing warnings, and answers in one column whatever the models' names."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -59,3 +60,14 @@ def all_models(tmp_path_factory):
 def test_predict_with_every_shipped_model_prints_nothing_on_stderr(all_models):
     assert all_models.returncode == 0, all_models.stderr[-2000:]
     assert all_models.stderr == ""
+
+
+@pytest.mark.slow
+def test_every_models_answer_starts_in_the_same_column(all_models):
+    rows = [
+        re.match(r"  (\S+) +(?=\S)", line)
+        for line in all_models.stdout.splitlines()
+        if line.startswith("  ") and not line.startswith("  warning:")
+    ]
+    assert sorted(row.group(1) for row in rows) == sorted(SHIPPED)
+    assert {row.end() for row in rows} == {max(map(len, SHIPPED)) + 3}

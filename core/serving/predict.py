@@ -50,13 +50,15 @@ def _as_json(res) -> dict:
     }
 
 
-def _print_result(res) -> None:
+def _print_result(res, width: int) -> None:
+    """One classified file as text: a line per model, its answers in a column ``width``
+    characters after the model names' start."""
     print(res.name)
     if res.unfamiliar and res.unfamiliar.unfamiliar:
         print(f"  warning: {res.unfamiliar.message()}")
     for m, top in res.top.items():
         shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
-        print(f"  {m:<18} {shown}")
+        print(f"  {m:<{width}} {shown}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
+    width = max(len(name) for name in predictor.models)
     results = []
     for res in classify_files(predictor, ((path, path) for path in args.images), k=args.top_k):
         results.append(_as_json(res))
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for model, reason in res.failed.items():
             print(f"error: {res.name}: model {model} failed ({reason})", file=sys.stderr)
         if not args.json:
-            _print_result(res)
+            _print_result(res, width)
     if args.json:
         print(json.dumps(results, indent=2))
     failures = any("error" in r or "failed" in r for r in results)
