@@ -34,6 +34,7 @@ from scipy import ndimage
 
 from core.data.cifar10 import NUM_CLASSES, scale
 from core.io.atomic import write_json
+from core.models.graph import compiled
 from core.store import artifacts
 from core.store.each_model import for_each_model
 
@@ -204,8 +205,6 @@ def evaluate(
 ) -> dict:
     """Accuracy of ``model`` on ``images`` clean and under every corruption and severity."""
     from tqdm import tqdm
-
-    from core.serving.predictor import compiled
 
     graph = compiled(model)  # one compiled graph, not op-by-op calls, for 31 passes
     labels = np.asarray(labels)

@@ -15,6 +15,7 @@ import numpy as np
 
 from core.analysis import ood
 from core.data.cifar10 import CLASS_NAMES, scale
+from core.models import graph
 from core.models.registry import REGISTRY
 from core.serving.batcher import DynamicBatcher
 from core.store import artifacts
@@ -191,17 +192,10 @@ class SharedPredictor:
 
 
 def compiled(model, judge: ood.Judge | None = None):
-    """``model`` called as one compiled TensorFlow graph rather than eagerly, op by op: a single
-    image through the six-view Model 2 took 355 ms eagerly (p50, ``bench/models.py``).
+    """``model`` as one compiled TensorFlow graph (``core.models.graph.compiled``).
 
     With the ``judge`` of unfamiliar images, the graph gives [probabilities, the features its
     score needs] (``core.analysis.ood.serving_model``).
     """
-    import tensorflow as tf
-
-    from core.models.traced import traced
-
-    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
     parts = judge and tuple(name for name, _ in judge.scorer.layout)
-    graph = ood.serving_model(model, parts) if parts else model
-    return traced(lambda x: graph(x, training=False), [spec])
+    return graph.compiled(ood.serving_model(model, parts) if parts else model)
