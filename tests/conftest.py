@@ -150,3 +150,16 @@ def build_fake_root(root):
 def fake_root(tmp_path_factory):
     """The artifacts folder above, built once per test session."""
     return build_fake_root(tmp_path_factory.mktemp("fake_artifacts"))
+
+
+@pytest.fixture(scope="session")
+def imagenet_archives():
+    """The ResNet50 and VGG16 weight archives, fetched into the usual cache on first use by the
+    code behind `python -m core.weights_archives`; without a registry, one line naming it."""
+    from core.weights import archives
+
+    try:
+        return {name: archives.fetch(name) for name in archives.ARCHIVES}
+    except archives.WeightsArchiveError as exc:
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)

