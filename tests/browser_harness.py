@@ -226,3 +226,70 @@ def disagreed_test_image(folder: Path) -> Path:
     path = Path(folder) / f"test_image_{row}.png"
     Image.fromarray(samples.images[row]).save(path)
     return path
+
+
+# --- stopping a real server ---------------------------------------------------------------------
+
+
+def start_logged_server(port: int, log: Path, env: dict | None = None) -> subprocess.Popen:
+    """`streamlit run dashboard.py` on ``port`` with the warm-up on and its output in ``log``;
+    ``PYTHONFAULTHANDLER=1``, so a crash prints every thread's Python stack there."""
+    env = {**os.environ, "CIFAR10_STUDIO_WARM_UP": "1", "PYTHONFAULTHANDLER": "1", **(env or {})}
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--server.fileWatcherType", "none"]
+    with open(log, "wb") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited during start-up ({proc.returncode})")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("streamlit did not answer its health check")
+
+
+def signal_server(
+    browser,
+    delay: float,
+    sig: int,
+    log: Path,
+    limit: float = 30.0,
+    image: Path | None = None,
+) -> tuple[int | str, float]:
+    """Start a fresh server, draw its Overview in ``browser`` (which starts the models'
+    warm-up), optionally upload ``image`` on the Live page, wait ``delay`` seconds, send
+    ``sig``; returns (exit status, or "hung" after ``limit`` seconds; seconds to the exit)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_logged_server(port, log)
+    try:
+        wait_healthy(url, proc)
+        page = browser.new_page()
+        page.goto(url, timeout=180_000)
+        wait_rendered(page)
+        if image is not None:
+            page.goto(f"{url}/live", timeout=180_000)
+            upload(page, [image])
+        time.sleep(delay)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        try:
+            status: int | str = proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            status = "hung"
+        took = time.monotonic() - sent
+        page.close()
+        return status, took
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,15 +51,19 @@ class Predictor:
         names: list[str] | None = None,
         root=None,
         verify_with: tuple[str, np.ndarray] | None = None,
+        between: Callable[[], None] | None = None,
     ) -> tuple[Predictor, dict]:
         """Load every ready artifact among ``names``; returns the predictor and the failures.
 
         ``verify_with`` = (dataset id, its first uint8 test images in test order): a model
         trained on that dataset that does not reproduce its artifact's stored predictions is
-        refused as broken.
+        refused as broken. ``between`` is called before each model (it may raise to stop the
+        loading: ``core.serving.background.checkpoint``).
         """
         models, failed = {}, {}
         for name in names or list(REGISTRY):
+            if between is not None:
+                between()
             art = artifacts.Artifact(name, root)
             status = art.status()
             if not status.ready:
@@ -100,6 +105,10 @@ class Predictor:
             except Exception as exc:  # noqa: BLE001 - reported as this model's answer
                 out[name] = exc
         return out
+
+    def predict_one(self, name: str, batch: np.ndarray) -> np.ndarray:
+        """(N, 10) probabilities of model ``name`` alone."""
+        return self._run(name, np.asarray(batch, dtype=np.float32))[0]
 
     def _run(self, name: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(probabilities, penultimate features of the judge, else None) of one model."""
@@ -151,13 +160,16 @@ class SharedPredictor:
                 after_quiet_s=self.GRADCAM_AFTER_QUIET_S,
             )
 
-    def warm_up(self) -> None:
-        """Trace every model's prediction and Grad-CAM graphs now (about 5 s for the four shipped
-        models), before any session asks: a trace cannot be interrupted, and traced on first
-        use, in the worker, it held up the next sessions' predictions by seconds."""
+    def warm_up(self, between: Callable[[], None] | None = None) -> None:
+        """Trace every model's prediction and Grad-CAM graphs now, before any session asks:
+        traced on first use, in the worker, they held up the next sessions' predictions by
+        seconds. ``between`` is called before each trace (it may raise to stop the warm-up)."""
         probe = np.zeros((1, 32, 32, 3), np.float32)
-        self.predictor.predict_each(probe)
+        between = between or (lambda: None)
         for name in self.models:
+            between()
+            self.predictor.predict_one(name, probe)
+            between()
             if name not in self._cams:
                 cam = self._new_cam(name)
                 cam(probe, 0)
