@@ -8,9 +8,15 @@ the whole page, except ``overview-1280.png``, the README's screenshot, which is 
 window shows. On the Live page it first uploads a shipped test image the models disagree on, so
 the verdict note and every model's card are in the picture. A PNG over 300 KB is re-encoded with
 a 256-colour palette (Pillow), which keeps text sharp.
+
+Beside them, ``manifest.json`` records which artifacts each screenshot shows (the sha256 of every
+shipped model's metrics.json), so tests/test_readme.py fails once an artifact changes and the
+screenshots were not retaken.
 """
 
 import argparse
+import hashlib
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -32,12 +38,40 @@ from tests.browser_harness import (  # noqa: E402
     wait_rendered,
 )
 
+MANIFEST = "manifest.json"
 MAX_BYTES = 300_000
 MAX_HEIGHT = 8000  # px: a taller page is cut there
 README_SHOT = "overview-1280.png"
 # Streamlit's document never scrolls (its main section does), so a "full page" screenshot of the
 # document is one window high: the window is made as tall as the main section's content instead.
 CONTENT_HEIGHT_JS = "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+
+
+def artifacts_shown(root=None) -> dict[str, str]:
+    """{shipped model: sha256 of its metrics.json, or "not trained"}: what the pages show."""
+    shown = {}
+    for name in REGISTRY:
+        metrics = artifacts.Artifact(name, root).path / artifacts.METRICS_FILE
+        shown[name] = (
+            hashlib.sha256(metrics.read_bytes()).hexdigest() if metrics.is_file() else "not trained"
+        )
+    return shown
+
+
+def fingerprint(shown: dict[str, str]) -> str:
+    """One id of ``artifacts_shown()``, stored per screenshot."""
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def record(out: Path, files: list[str], shown: dict[str, str]) -> None:
+    """Note in ``out/manifest.json`` that ``files`` show the artifacts ``shown``."""
+    path = out / MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
+    manifest.setdefault("shots", {}).update({f: fingerprint(shown) for f in files})
+    manifest.setdefault("artifacts", {})[fingerprint(shown)] = shown
+    used = set(manifest["shots"].values())
+    manifest["artifacts"] = {k: v for k, v in manifest["artifacts"].items() if k in used}
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def optimise(path: Path, max_bytes: int = MAX_BYTES) -> None:
@@ -89,6 +123,7 @@ def main() -> int:
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     wanted = args.pages.split(",") if args.pages else None
     timeout_ms = int(args.timeout * 1000)
+    showing, taken = artifacts_shown(), []
     with (
         streamlit_server() as (url, _),
         sync_playwright() as p,
@@ -108,10 +143,12 @@ def main() -> int:
                 page.wait_for_timeout(1500)  # charts draw after the script ends
                 target = out / f"{name}-{width}.png"
                 shoot(page, target, full=target.name != README_SHOT)
+                taken.append(target.name)
                 shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
                 print(f"{shown}: {target.stat().st_size / 1e3:.0f} KB", flush=True)
             page.close()
         browser.close()
+    record(out, taken, showing)
     return 0
 
 

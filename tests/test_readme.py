@@ -155,3 +155,29 @@ def test_the_script_does_not_import_tensorflow():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def _screenshots_script():
+    spec = importlib.util.spec_from_file_location("screenshots", ROOT / "bench" / "screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_screenshots_show_the_shipped_artifacts():
+    """Each screenshot in docs/screenshots was taken of today's artifacts (its manifest entry is
+    the fingerprint of every shipped model's metrics.json), else it must be retaken."""
+    shots = _screenshots_script()
+    folder = ROOT / "docs" / "screenshots"
+    manifest = json.loads((folder / shots.MANIFEST).read_text())
+    now = shots.artifacts_shown(ROOT / "artifacts")
+    stale = {}
+    for png in sorted(p.name for p in folder.glob("*.png")):
+        taken = manifest["shots"].get(png)
+        if taken != shots.fingerprint(now):
+            then = manifest["artifacts"].get(taken, {})
+            stale[png] = sorted(m for m in now if then.get(m) != now[m]) or "not in manifest"
+    assert stale == {}, (
+        f"screenshots of older artifacts (changed models): {stale}; "
+        "retake them with `python bench/screenshots.py`"
+    )
