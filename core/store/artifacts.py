@@ -1,6 +1,7 @@
 """The artifact layout: one folder per trained model, written atomically, read with a status.
 
-``artifacts/<model>/`` holds ``model.keras``, ``metrics.json``, ``history.json``,
+``artifacts/<model>/`` holds ``model.keras`` (an added TFLite or SavedModel model:
+``model.tflite``, run by ``core.models.tflite``), ``metrics.json``, ``history.json``,
 ``config.json``, ``test_predictions.npz`` and ``MODEL_CARD.md``. A new artifact is assembled in
 a temporary sibling folder and swapped in with renames, so a killed run never leaves a half
 written model where a good one was. Work in progress (checkpoints, progress log, lock) lives in
@@ -23,6 +24,8 @@ from core.store.consistency import headline_mismatches, model_mismatch
 
 ARTIFACTS_ENV = "CIFAR10_ARTIFACTS"
 MODEL_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
+MODEL_FILES = (MODEL_FILE, TFLITE_FILE)  # an artifact holds one of them
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 CONFIG_FILE = "config.json"
@@ -96,15 +99,27 @@ class Artifact:
             raise ArtifactError(f"{self.name}: {PREDICTIONS_FILE} has inconsistent shapes")
         return data
 
-    def load_model(self):
-        """The Keras model, loaded with plain ``keras.saving.load_model``."""
-        import keras
-
-        path = self._file(MODEL_FILE)
+    def imported(self) -> dict:
+        """config.json's ``imported`` section: {} for a model trained here (or no config)."""
         try:
-            return keras.saving.load_model(path)
+            section = self.config().get("imported")
+        except (ArtifactError, AttributeError):
+            return {}
+        return section if isinstance(section, dict) else {}
+
+    @property
+    def model_path(self) -> Path:
+        """The model file: ``model.keras``, or ``model.tflite`` when only that exists."""
+        keras_file, tflite_file = self.path / MODEL_FILE, self.path / TFLITE_FILE
+        return tflite_file if tflite_file.is_file() and not keras_file.is_file() else keras_file
+
+    def load_model(self):
+        """The model as the studio runs it (``load_model_file``)."""
+        path = self._file(self.model_path.name)
+        try:
+            return load_model_file(path, self.imported(), self.name)
         except Exception as exc:  # Keras raises many types for a damaged file
-            raise ArtifactError(f"{self.name}: {MODEL_FILE} cannot be loaded ({exc})") from exc
+            raise ArtifactError(f"{self.name}: {path.name} cannot be loaded ({exc})") from exc
 
     def status(self) -> Status:
         old = self.path.with_name(f".{self.name}.old")
@@ -113,6 +128,8 @@ class Artifact:
         if not self.path.is_dir():
             return Status(self.name, "missing", "not trained yet: no artifact folder")
         missing = [f for f in REQUIRED_FILES if not (self.path / f).is_file()]
+        if MODEL_FILE in missing and (self.path / TFLITE_FILE).is_file():
+            missing.remove(MODEL_FILE)
         if missing:
             return Status(self.name, "broken", f"missing {', '.join(missing)}")
         try:
@@ -141,6 +158,27 @@ class Artifact:
             )
 
 
+def load_model_file(path: Path, imported: dict | None = None, name: str = "model"):
+    """``model.keras`` through Keras' ``load_model`` (safe mode, unless an added model was
+    imported with ``--unsafe``), or ``model.tflite`` as a ``core.models.tflite.TFLiteModel``
+    set up as config.json's ``imported`` section says."""
+    imported = imported or {}
+    if Path(path).name == TFLITE_FILE:
+        from core.models.tflite import TFLiteModel
+
+        return TFLiteModel(
+            Path(path).read_bytes(),
+            input_size=tuple(imported.get("input_size") or (32, 32)),
+            scaling=imported.get("scaling", {}).get("chosen", "unit"),
+            softmax=bool(imported.get("outputs", {}).get("softmax_applied")),
+            class_order=imported.get("class_order"),
+            name=name,
+        )
+    import keras
+
+    return keras.saving.load_model(path, safe_mode=imported.get("safe_mode", True))
+
+
 def write_artifact(
     name: str,
     model_file: Path,
@@ -152,17 +190,19 @@ def write_artifact(
     card: str,
     root: str | os.PathLike | None = None,
     keep: tuple[str, ...] = (),
+    model_filename: str = MODEL_FILE,
 ) -> Path:
     """Assemble a complete artifact next to the old one, then swap it in with renames.
 
-    ``keep`` names files of the old artifact that stay true of the new one (carried over)."""
+    ``keep`` names files of the old artifact that stay true of the new one (carried over);
+    ``model_filename`` is one of ``MODEL_FILES``."""
     base = artifacts_root(root)
     base.mkdir(parents=True, exist_ok=True)
     target = base / name
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=base))
     staging.chmod(0o755)  # mkdtemp makes it private; the artifact is meant to be shared
     try:
-        shutil.copy2(model_file, staging / MODEL_FILE)
+        shutil.copy2(model_file, staging / model_filename)
         for filename, payload in ((METRICS_FILE, metrics), (HISTORY_FILE, history)):
             (staging / filename).write_text(json.dumps(payload, indent=2) + "\n")
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
@@ -175,14 +215,16 @@ def write_artifact(
         for filename in keep:
             if (target / filename).is_file():
                 shutil.copy2(target / filename, staging / filename)
-        _swap_in(staging, target)
+        swap_in(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return target
 
 
-def _swap_in(staging: Path, target: Path) -> None:
+def swap_in(staging: Path, target: Path) -> None:
+    """Put the complete folder ``staging`` at ``target`` (same file system) with renames; a
+    run killed between the two renames leaves ``.NAME.old``, which ``status`` puts back."""
     old = target.with_name(f".{target.name}.old")
     if old.exists():
         shutil.rmtree(old)

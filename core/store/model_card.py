@@ -6,6 +6,8 @@ from core.models.registry import get_spec
 
 
 def model_card(name: str, config: dict, metrics: dict) -> str:
+    if "imported" in config:
+        return imported_card(name, config, metrics)
     spec = get_spec(name)
     return "\n".join(
         [
@@ -125,4 +127,84 @@ def _test_metrics(metrics: dict) -> str:
         + "\n\n| class | precision | recall | F1 |\n|---|---|---|---|\n"
         + per_class
         + "\n"
+    )
+
+
+# --- a model added with python -m core.add_model -----------------------------------------------
+
+
+def imported_card(name: str, config: dict, metrics: dict) -> str:
+    """The card of an added model: **imported**, where from, how it is fed, how it scores."""
+    imp = config["imported"]
+    title = imp.get("title") or name
+    return "\n".join(
+        [
+            f"# {title} (`{name}`): imported\n\n**Imported** into the studio with "
+            f"`{config['command']}` on {imp['added'][:10]}. Training data and recipe: not "
+            "known to the studio.\n",
+            _original(imp),
+            _imported_input(imp),
+            _imported_evaluation(config, metrics),
+            _test_metrics(metrics),
+        ]
+    )
+
+
+def _original(imp: dict) -> str:
+    return (
+        f"## The original file\n`{imp['file']}`, {imp['format_title']}, "
+        f"{imp['size_bytes']:,} bytes, dated {imp['modified'][:10]}, sha256 "
+        f"`{imp['sha256']}`. Stored as `{imp['stored_as']}`"
+        + (" (converted to TFLite)" if imp["format"] == "savedmodel" else "")
+        + (
+            "; loaded **without** Keras safe mode, as asked with --unsafe"
+            if imp.get("safe_mode") is False
+            else ""
+        )
+        + ".\n"
+    )
+
+
+def _imported_input(imp: dict) -> str:
+    scaling, outputs = imp["scaling"], imp["outputs"]
+    rows = "\n".join(
+        f"| {c['title']}{' (chosen)' if key == scaling['chosen'] else ''} | "
+        + ("-" if c.get("accuracy") is None else f"{c['accuracy']:.4f}")
+        + " |"
+        for key, c in scaling["candidates"].items()
+    )
+    height, width = imp["input_size"]
+    gradcam = imp.get("gradcam_layer")
+    size = (
+        f"resized to {height}x{width} (bilinear, as the studio's transfer models do)"
+        if (height, width) != (32, 32)
+        else "fed at their size"
+    )
+    return (
+        f"## Input and output\nThe 32x32 images are {size} and scaled to {scaling['title']}: "
+        f"{scaling['how']}."
+        f"\n\n| input scaling | validation accuracy |\n|---|---|\n{rows}\n\n"
+        f"Outputs: {outputs['kind']}"
+        + ("; softmax applied" if outputs["softmax_applied"] else "")
+        + f" ({outputs['evidence']}). Class order: {', '.join(imp['classes'])}"
+        + (" (given with --classes)" if imp.get("classes_given") else "")
+        + ".\n\n"
+        + (
+            f"Grad-CAM explains the layer `{gradcam}`."
+            if gradcam
+            else f"Grad-CAM: {imp.get('gradcam_unavailable') or 'not available'}"
+        )
+        + "\n"
+    )
+
+
+def _imported_evaluation(config: dict, metrics: dict) -> str:
+    d, imp = config["dataset"], config["imported"]
+    return (
+        f"## Evaluation\n{d['id']}, content hash `{d['content_hash'][:16]}`: the scaling was "
+        f"chosen on the {d['n_val']} validation images the studio holds out of the training "
+        f"set (seed {config['seed']}), and the model scored once on {metrics['n_test']} test "
+        "images. The studio cannot know whether the model saw any of them in training. "
+        f"Added in {imp['seconds']:.0f} s on {config['machine']['cpu_count']} CPU cores; "
+        f"one image takes {imp['latency_ms']:.1f} ms (median).\n"
     )
