@@ -77,7 +77,7 @@ def summary_row(name: str, root: str | os.PathLike | None = None) -> dict:
     art = artifacts.Artifact(name, root)
     m, cfg = art.metrics(), art.config()
     ref = m["reference_style"]
-    model_file = art.path / artifacts.MODEL_FILE
+    model_file = art.model_path
     return {
         "model": name,
         "accuracy": m["accuracy"],

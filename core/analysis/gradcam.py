@@ -12,11 +12,12 @@ of the sum, scales it to [0, 1] and resizes it to the input. The log-probability
 probability, so a confident answer's gradients do not vanish in the softmax.
 
 The layer is searched in the model and the models nested in it. A test-time-view wrapper (a
-model around a nested network with the same input and output, like the shipped ``vgg12_opt``)
-is explained through its single-view nested network: six shifted and mirrored views have no
-one map over the input. The class explained by default is still the one the whole model
-predicts. A nested backbone (transfer models) is cut out of its model's graph and called with
-the layer's output exposed.
+model averaging a nested network with the same input and output over views, like the shipped
+``vgg12_opt``) is explained through its single-view nested network: six shifted and mirrored
+views have no one map over the input. The class explained by default is still the one the
+whole model predicts. A nested backbone (transfer models, an added model's network inside its
+input and output wrapper) is cut out of its model's graph and called with the layer's output
+exposed. An added TFLite model has no layers to differentiate: ``unavailable`` says so.
 """
 
 from __future__ import annotations
@@ -29,12 +30,32 @@ import numpy as np
 import tensorflow as tf
 
 from core.data.cifar10 import scale
+from core.models.builders import single_view_network
+from core.models.tflite import TFLiteModel
 from core.models.traced import traced
 
 Explainer = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]  # x -> (feature maps, probs)
 # A heatmap over fewer than 4x4 cells cannot point at a part of a 32x32 image: Model 1's last
 # convolution (2x2) gave a uniform wash on every image. Layers are chosen at 4x4 or finer.
 MIN_CELLS = 4
+
+
+class GradCamUnavailable(ValueError):
+    """The model has no layer Grad-CAM can explain; the message says why in one line."""
+
+
+def unavailable(model) -> str | None:
+    """Why Grad-CAM cannot explain ``model`` (None when it can)."""
+    if isinstance(model, TFLiteModel):
+        return "Grad-CAM is not available for a TFLite model: it has no layers to follow."
+    try:
+        localising_layer(model)
+    except ValueError:
+        return (
+            f"Grad-CAM is not available for {model.name}: it has no convolution map of "
+            f"{MIN_CELLS}x{MIN_CELLS} cells or more."
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -124,7 +145,7 @@ def _explainer(model: keras.Model, layer_name: str) -> tuple[Explainer, keras.Mo
     )
     if nested is None:
         raise ValueError(f"{model.name} has no layer named {layer_name!r}")
-    if _same_signature(nested, model):
+    if _same_signature(nested, model) and single_view_network(model) is nested:
         return _explainer(nested, layer_name)  # a test-time-view wrapper: one view
     inner, _ = _explainer(nested, layer_name)
     # Keras has no public API for "where is this nested model called": its first call node
@@ -151,19 +172,28 @@ class GradCam:
         self._graph = None  # traced on first use
 
     @classmethod
-    def for_model(cls, name: str, model: keras.Model) -> GradCam:
-        """Grad-CAM on the layer ``core.models.registry.REGISTRY[name].gradcam_layer`` names.
+    def for_model(cls, name: str, model: keras.Model, root=None) -> GradCam:
+        """Grad-CAM on the layer ``core.store.catalog.spec_of(name).gradcam_layer`` names (the
+        registry's, or the one found when a model was added).
 
         A model saved before its layers were named (the shipped ``vgg12``: ``conv2d_9``, not
-        ``conv4_3``), one outside the registry, or a named layer coarser than ``MIN_CELLS``
+        ``conv4_3``), one the studio does not know, or a named layer coarser than ``MIN_CELLS``
         falls back to its deepest convolution of ``MIN_CELLS`` x ``MIN_CELLS`` or finer.
+        Raises ``GradCamUnavailable`` for a model without one (a TFLite model).
         """
-        from core.models.registry import REGISTRY
+        from core.store.catalog import spec_of
 
-        spec = REGISTRY.get(name)
-        layer = spec.gradcam_layer if spec else None
+        if isinstance(model, TFLiteModel):
+            raise GradCamUnavailable(unavailable(model))
+        try:
+            layer = spec_of(name, root).gradcam_layer
+        except KeyError:
+            layer = None
         if not layer or not _contains(model, layer) or cells(model, layer) < MIN_CELLS:
-            layer = localising_layer(model)
+            try:
+                layer = localising_layer(model)
+            except ValueError as exc:
+                raise GradCamUnavailable(unavailable(model) or str(exc)) from None
         return cls(model, layer)
 
     def __call__(

@@ -28,8 +28,11 @@ on validation, flag rate on the CIFAR-10 test set). All of it goes into the arti
 classifier weights, validation spreads), both written atomically. The model whose score decides
 the flag is the one that flags most of the choosing set (``decider``).
 
-Features are those of the plain image (a test-time-augmentation wrapper's first view). Reading a
-fitted ``Scorer`` needs NumPy only; ``feature_model`` imports Keras when called.
+Features are those of the plain image (a test-time-augmentation wrapper's first view). A model
+with no Dense(10) to read them from (an added TFLite model, a network ending in a convolution)
+gives its log-probabilities instead (``LogProbabilities``): Mahalanobis and msp only, no energy,
+and it never decides the flag. Reading a fitted ``Scorer`` needs NumPy only; ``feature_model``
+imports Keras when called.
 """
 
 from __future__ import annotations
@@ -59,16 +62,26 @@ BATCH = 250
 # --- features ---------------------------------------------------------------------------------
 
 PENULTIMATE = "penultimate"
+LOG_PROBABILITIES = "log-probabilities"  # ood.json's "features_from" for the fallback
+
+
+class NoClassifier(ValueError):
+    """The model has no Dense(10) classifier whose input could serve as its features."""
 
 
 def _classifier(model):
-    """The last Dense layer with 10 units directly in ``model``, or None."""
+    """The last Dense layer with 10 units directly in ``model``, or None (an added model's
+    class reordering, ``core.models.imported.CLASS_ORDER_LAYER``, is not a classifier)."""
     import keras
+
+    from core.models.imported import CLASS_ORDER_LAYER
 
     dense = [
         layer
         for layer in model.layers
-        if isinstance(layer, keras.layers.Dense) and layer.units == 10
+        if isinstance(layer, keras.layers.Dense)
+        and layer.units == 10
+        and layer.name != CLASS_ORDER_LAYER
     ]
     return dense[-1] if dense else None
 
@@ -108,7 +121,7 @@ def _features_and_head(model, parts: tuple[str, ...] | None = None):
         return keras.Model(model.inputs[0], tensor), dense, scale, layout
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if not nested:
-        raise ValueError(f"{model.name} has no Dense(10) classifier to take features from.")
+        raise NoClassifier(f"{model.name} has no Dense(10) classifier to take features from.")
     top = nested[-1]  # a transfer model's head (its Conv2Ds are nested further: not taken)
     head, dense, scale, layout = _features_and_head(top, parts)
     inputs = keras.Input(model.input_shape[1:])
@@ -118,21 +131,54 @@ def _features_and_head(model, parts: tuple[str, ...] | None = None):
     return keras.Model(inputs, head(x)), dense, scale, layout
 
 
+class LogProbabilities:
+    """The features of a model without a Dense(10) classifier: its log-probabilities."""
+
+    output_shape = (None, 10)
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, images, training: bool = False) -> np.ndarray:
+        probs = np.asarray(self.model(images, training=False), dtype=np.float64)
+        return np.log(np.clip(probs, 1e-12, None)).astype(np.float32)
+
+
+def _features_or_log_probabilities(model, parts: tuple[str, ...] | None = None):
+    """``_features_and_head``, or (``LogProbabilities``, no Dense, 1.0, its layout) for a model
+    with no Dense(10) classifier (an added TFLite model has no layers at all)."""
+    from core.models.tflite import TFLiteModel
+
+    if not isinstance(model, TFLiteModel):
+        try:
+            return _features_and_head(model, parts)
+        except NoClassifier:
+            pass
+    return LogProbabilities(model), None, 1.0, ((PENULTIMATE, 10),)
+
+
 def feature_model(model, parts: tuple[str, ...] | None = None):
-    """``model``'s plain-image features (only ``parts`` if given) as one Keras model."""
-    return _features_and_head(model, parts)[0]
+    """``model``'s plain-image features (only ``parts`` if given) as one Keras model (or a
+    ``LogProbabilities``)."""
+    return _features_or_log_probabilities(model, parts)[0]
 
 
 def feature_layout(model) -> tuple[tuple[str, int], ...]:
     """((part, width), ...) of ``feature_model``'s output, the penultimate features first."""
-    return _features_and_head(model)[3]
+    return _features_or_log_probabilities(model)[3]
+
+
+def _head_weights(dense, scale: float) -> tuple[np.ndarray, np.ndarray, float]:
+    if dense is None:  # log-probabilities are their own logits
+        return np.eye(10, dtype=np.float32), np.zeros(10, np.float32), 1.0
+    kernel, bias = (np.asarray(w, dtype=np.float32) for w in dense.get_weights())
+    return kernel, bias, scale
 
 
 def classifier_weights(model) -> tuple[np.ndarray, np.ndarray, float]:
     """(kernel (D, 10), bias (10,), logit scale): logits = (features @ kernel + bias) * scale."""
-    _, dense, scale, _ = _features_and_head(model)
-    kernel, bias = (np.asarray(w, dtype=np.float32) for w in dense.get_weights())
-    return kernel, bias, scale
+    _, dense, scale, _ = _features_or_log_probabilities(model)
+    return _head_weights(dense, scale)
 
 
 def extract(features, images: np.ndarray, batch: int = BATCH) -> np.ndarray:
@@ -218,6 +264,9 @@ class Scorer:
     bias: np.ndarray  # (10,)
     logit_scale: float = 1.0
     standardise: dict[str, tuple[float, float]] = field(default_factory=dict)  # validation
+    # False when the features are log-probabilities: their logits lose the constant that
+    # energy measures, so there is no energy (nor the combined score built on it).
+    logits: bool = True
 
     def parts(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """``features`` split into its parts by ``layout``."""
@@ -231,18 +280,17 @@ class Scorer:
         """Every method's score of each row of ``features``."""
         parts = self.parts(features)
         logits = (parts[PENULTIMATE] @ self.kernel + self.bias) * self.logit_scale
-        out = {
-            "mahalanobis": mahalanobis(parts[PENULTIMATE], *self.gaussians[PENULTIMATE]),
-            "energy": energy(logits),
-            "msp": msp(logits),
-        }
+        out = {"mahalanobis": mahalanobis(parts[PENULTIMATE], *self.gaussians[PENULTIMATE])}
+        if self.logits:
+            out["energy"] = energy(logits)
+        out["msp"] = msp(logits)
         for name, _ in self.layout[1:]:
             out[f"layer:{name}"] = mahalanobis(parts[name], *self.gaussians[name])
         return out | self._standardised(out)
 
     def _standardised(self, out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Sums of scores put on one scale by their validation mean and spread."""
-        if not self.standardise:
+        if not self.standardise or "energy" not in out:
             return {}
 
         def z(key: str) -> np.ndarray:
@@ -427,12 +475,22 @@ def load_scorer(name: str, root: str | os.PathLike | None = None) -> Scorer | No
         return None
     scale = float(info.get("logit_scale", 1.0))
     threshold = float(info["threshold"])
-    return Scorer(info["method"], threshold, layout, gaussians, kernel, bias, scale, standardise)
+    logits = info.get("features_from") != LOG_PROBABILITIES
+    return Scorer(
+        info["method"], threshold, layout, gaussians, kernel, bias, scale, standardise, logits
+    )
 
 
 def decider(summaries: dict[str, dict]) -> str | None:
-    """The model whose flag is shown: the most unfamiliar choosing images flagged, then AUROC."""
-    usable = {n: s for n, s in summaries.items() if s and "choose" in s}
+    """The model whose flag is shown: the most unfamiliar choosing images flagged, then AUROC.
+
+    Models scored on their log-probabilities (``LOG_PROBABILITIES``) never decide: the serving
+    path reads the decider's features from its Keras layers."""
+    usable = {
+        n: s
+        for n, s in summaries.items()
+        if s and "choose" in s and s.get("features_from") != LOG_PROBABILITIES
+    }
     if not usable:
         return None
     return max(
@@ -496,7 +554,9 @@ def _splits(name: str, data: str | None, root, fit_limit: int | None, eval_limit
     }
 
 
-def fit(features: dict[str, np.ndarray], y_fit: np.ndarray, head: tuple, layout) -> Scorer:
+def fit(
+    features: dict[str, np.ndarray], y_fit: np.ndarray, head: tuple, layout, logits: bool = True
+) -> Scorer:
     """Class means and shared covariances of each part of ``features['fit']``, validation
     means and spreads; method "mahalanobis" and threshold 0 until ``choose``."""
     kernel, bias, scale = head
@@ -505,7 +565,7 @@ def fit(features: dict[str, np.ndarray], y_fit: np.ndarray, head: tuple, layout)
         name: fit_gaussian(features["fit"][:, end - w : end], y_fit)
         for (name, w), end in zip(layout, widths, strict=True)
     }
-    base = Scorer("mahalanobis", 0.0, tuple(layout), gaussians, kernel, bias, scale)
+    base = Scorer("mahalanobis", 0.0, tuple(layout), gaussians, kernel, bias, scale, logits=logits)
     val = base.all_scores(features["validation"])
     spread = {k: (float(v.mean()), float(v.std()) + 1e-12) for k, v in val.items() if k != "msp"}
     return replace(base, standardise=spread)
@@ -550,13 +610,13 @@ def backfill(
     started = time.time()
     art = artifacts.Artifact(name, root)
     model = art.load_model()
-    features = feature_model(model)
+    features, dense, logit_scale, layout = _features_or_log_probabilities(model)
     splits = _splits(name, data, root, fit_limit, eval_limit)
     sets = {"choose": _unfamiliar("choose"), "unfamiliar": _unfamiliar("test")}
     feats = {k: extract(features, v[0]) for k, v in splits.items()}
     feats |= {k: extract(features, s.images) for k, s in sets.items()}
-    layout = feature_layout(model)
-    fitted = fit(feats, splits["fit"][1], classifier_weights(model), layout)
+    has_logits = dense is not None
+    fitted = fit(feats, splits["fit"][1], _head_weights(dense, logit_scale), layout, has_logits)
     done = choose(fitted, feats, sets["unfamiliar"].sources)
     scorer = done["scorer"]
     write_stats(art.path, scorer)
@@ -571,6 +631,7 @@ def backfill(
         "threshold": scorer.threshold,
         "pass_rate": PASS_RATE,
         "logit_scale": scorer.logit_scale,
+        "features_from": PENULTIMATE if has_logits else LOG_PROBABILITIES,
         "features": [{"part": n, "width": w} for n, w in scorer.layout],
         "fitted_on": {
             "split": "training split (the images the model was fitted on)",

@@ -143,11 +143,11 @@ def accuracy_figure(
     """Test accuracy: one bar per model in its colour (``ours``, keyed by registry name), with the
     published result beside it in grey where ``reference`` has one (name -> (title, accuracy)).
     Short labels on the axis, full titles in the legend and tooltips."""
-    from core.models.registry import REGISTRY
+    from core.store.catalog import title as full_title
 
     fig = go.Figure()
     for name, accuracy in ours.items():
-        title = REGISTRY[name].title if name in REGISTRY else name
+        title = full_title(name)
         fig.add_bar(
             x=[palette.short_label(name)],
             y=[accuracy],

@@ -89,9 +89,9 @@ def _png(image: np.ndarray) -> str:
 
 
 def _title(name: str) -> str:
-    from core.models.registry import REGISTRY
+    from core.store.catalog import title
 
-    return REGISTRY[name].title if name in REGISTRY else name
+    return title(name)
 
 
 def _minutes(seconds: float | None) -> str:

@@ -94,10 +94,10 @@ def load_results(root: str | os.PathLike | None = None, n_boot: int = 1000) -> R
 
 
 def title(name: str) -> str:
-    """The registry's full title of a model (its name if it is not registered)."""
-    from core.models.registry import REGISTRY
+    """The model's full title, shipped or added (its name if it is neither)."""
+    from core.store.catalog import title
 
-    return REGISTRY[name].title if name in REGISTRY else name
+    return title(name)
 
 
 def _rgb(hex_colour: str) -> RGBColor:

@@ -13,9 +13,9 @@ import argparse
 import json
 import sys
 
-from core.models.registry import REGISTRY
 from core.serving.classify import classify_files
 from core.serving.predictor import Predictor
+from core.store.catalog import list_models
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,10 +64,11 @@ def _print_result(res, width: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = [n.strip() for n in args.models.split(",")] if args.models else None
-    unknown = [n for n in names or [] if n not in REGISTRY]
+    known = list_models(args.artifacts)
+    unknown = [n for n in names or [] if n not in known]
     if unknown:
         print(
-            f"error: unknown model(s) {', '.join(unknown)}; choose from {', '.join(REGISTRY)}",
+            f"error: unknown model(s) {', '.join(unknown)}; choose from {', '.join(known)}",
             file=sys.stderr,
         )
         return 2

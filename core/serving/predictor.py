@@ -17,9 +17,9 @@ import numpy as np
 from core.analysis import ood
 from core.data.cifar10 import CLASS_NAMES, scale
 from core.models import graph
-from core.models.registry import REGISTRY
 from core.serving.batcher import DynamicBatcher
 from core.store import artifacts
+from core.store.catalog import list_models
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class Predictor:
         verify_with: tuple[str, np.ndarray] | None = None,
         between: Callable[[], None] | None = None,
     ) -> tuple[Predictor, dict]:
-        """Load every ready artifact among ``names``; returns the predictor and the failures.
+        """Load every ready artifact among ``names`` (default: the shipped and the added
+        models, ``core.store.catalog.list_models``); returns the predictor and the failures.
 
         ``verify_with`` = (dataset id, its first uint8 test images in test order): a model
         trained on that dataset that does not reproduce its artifact's stored predictions is
@@ -61,7 +62,7 @@ class Predictor:
         loading: ``core.serving.background.checkpoint``).
         """
         models, failed = {}, {}
-        for name in names or list(REGISTRY):
+        for name in names or list_models(root):
             if between is not None:
                 between()
             art = artifacts.Artifact(name, root)
@@ -171,7 +172,10 @@ class SharedPredictor:
             self.predictor.predict_one(name, probe)
             between()
             if name not in self._cams:
-                cam = self._new_cam(name)
+                try:
+                    cam = self._new_cam(name)
+                except ValueError:  # GradCamUnavailable: a request gets the one-line reason
+                    continue
                 cam(probe, 0)
                 self._cams.setdefault(name, cam)
 
