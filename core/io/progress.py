@@ -3,7 +3,9 @@
 ``core.training.train.ProgressLog`` appends a JSON object per line to ``artifacts/.work/MODEL/``:
 ``{"event": "batch", "epoch", "batch", "steps", "epochs", <running metrics>, "time", "wall_s"}``
 every few batches and ``{"event": "epoch", "epoch", "epochs", <metrics>, "time", "wall_s"}`` at
-the end of each epoch; ``--resume`` appends to the same file. Readers:
+the end of each epoch; ``--resume`` appends to the same file. ``python -m core.add_model`` logs
+its stages as batches of one epoch (``{"event": "batch", "epoch": 0, "epochs": 1, "batch",
+"steps", "stage"}``), so the same readers follow an import. Readers:
 
     read_records(path) -> list[dict]      every record (a half-written last line is skipped)
     read_history(path) -> (history, wall)  per-epoch metrics, for the artifact's history.json
@@ -22,6 +24,12 @@ from pathlib import Path
 
 PROGRESS_FILE = "progress.jsonl"
 _NOT_METRICS = {"event", "epoch", "epochs", "time", "wall_s"}
+
+
+def append(path: str | os.PathLike, record: dict) -> None:
+    """Add one record as a line (a reader skips a line caught half-written)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:
