@@ -240,8 +240,14 @@ def features_of(model, images: np.ndarray) -> np.ndarray:
     return ood.extract(feature_extractor(model), images)
 
 
-def backfill(name: str, root: str | os.PathLike | None = None, seed: int = SEED) -> dict:
-    """Compute ``name``'s map of its test images and write embedding.npz and embedding.json."""
+def backfill(
+    name: str,
+    root: str | os.PathLike | None = None,
+    seed: int = SEED,
+    features: np.ndarray | None = None,
+) -> dict:
+    """Compute ``name``'s map of its test images and write embedding.npz and embedding.json
+    (from ``features``, its test images' penultimate features, when already extracted)."""
     from core.store.samples import load_test_images
 
     started = time.time()
@@ -252,7 +258,8 @@ def backfill(name: str, root: str | os.PathLike | None = None, seed: int = SEED)
         raise artifacts.ArtifactError(
             f"{name}: its test predictions are not in the order of the shipped test images"
         )
-    features = features_of(art.load_model(), samples.images[: len(y_true)])
+    if features is None or len(features) != len(y_true):
+        features = features_of(art.load_model(), samples.images[: len(y_true)])
     extracted = time.time() - started
     coords, pca = fit_map(features, seed)
     write(art.path, coords, pca)

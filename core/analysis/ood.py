@@ -603,8 +603,13 @@ def backfill(
     root: str | os.PathLike | None = None,
     fit_limit: int | None = FIT_LIMIT,
     eval_limit: int | None = None,
+    test_features: dict | None = None,
 ) -> dict:
-    """Fit, choose and measure ``name``'s unfamiliar-image score; write ood.json and ood.npz."""
+    """Fit, choose and measure ``name``'s unfamiliar-image score; write ood.json and ood.npz.
+
+    A dict given as ``test_features`` receives the penultimate features of the test images
+    (``"penultimate"``, all of them in test order when ``eval_limit`` is None): the map's
+    input, so ``core.add_model`` runs the test set through the model once for both."""
     from core.analysis import unfamiliar
 
     started = time.time()
@@ -615,6 +620,8 @@ def backfill(
     sets = {"choose": _unfamiliar("choose"), "unfamiliar": _unfamiliar("test")}
     feats = {k: extract(features, v[0]) for k, v in splits.items()}
     feats |= {k: extract(features, s.images) for k, s in sets.items()}
+    if test_features is not None and eval_limit is None:
+        test_features["penultimate"] = feats["test"][:, : layout[0][1]]
     has_logits = dense is not None
     fitted = fit(feats, splits["fit"][1], _head_weights(dense, logit_scale), layout, has_logits)
     done = choose(fitted, feats, sets["unfamiliar"].sources)

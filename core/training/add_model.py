@@ -46,7 +46,8 @@ from core.training.import_network import Network, open_network
 from core.training.lock import TrainingLocked, pid_alive, training_lock
 
 SEED, VAL_FRACTION = 0, 0.1  # the split core.training.train holds out by default
-CHOOSE_N = 2_000  # validation images each candidate scaling is scored on
+CHOOSE_N = 2_000  # validation images the best two candidate scalings are scored on
+SCREEN_N = 500  # ... and every candidate
 ANALYSES = ("robustness", "ood", "embedding")
 STAGING = ".{name}.import-{pid}-"
 
@@ -176,24 +177,41 @@ class Decided:
 
 
 def decide(network: Network, split, input_scale: str, order: list[int] | None) -> Decided:
-    """Score the candidate scalings on validation images; the choice, or a refusal."""
-    rows = slice(0, min(CHOOSE_N, len(split.y_val)))
-    x, y = scale(split.x_val[rows]), split.y_val[rows]
+    """Score the candidate scalings on validation images; the choice, or a refusal.
+
+    Every candidate is scored on the first ``SCREEN_N`` images (enough to refuse a permuted
+    or chance-level model), the best two on the first ``CHOOSE_N``: a wrong scaling is far
+    behind, and each pass costs as much as a twentieth of the whole import."""
+    n = min(CHOOSE_N, len(split.y_val))
+    x, y = scale(split.x_val[:n]), split.y_val[:n]
     wanted = list(SCALINGS) if input_scale == "auto" else [input_scale]
-    outputs = {}
-    for s in wanted:
-        raw = network.raw_outputs(x, s)
-        outputs[s] = raw[:, order] if order is not None else raw
     titles = {s: SCALINGS[s].title for s in SCALINGS}
-    choice = choose_scaling(outputs, y, titles)
+
+    def outputs_of(s: str, rows: slice) -> np.ndarray:
+        raw = network.raw_outputs(x[rows], s)
+        return raw[:, order] if order is not None else raw
+
+    screen = min(SCREEN_N, n) if len(wanted) > 2 else n
+    outputs = {s: outputs_of(s, slice(0, screen)) for s in wanted}
+    screened = choose_scaling(outputs, y[:screen], titles)  # refuses permuted or chance models
+    scored = {s: screen for s in wanted}
+    finalists = sorted(wanted, key=lambda s: -screened.accuracy[s])[:2]
+    if screen < n:
+        for s in finalists:
+            outputs[s] = np.concatenate([outputs[s], outputs_of(s, slice(screen, n))])
+            scored[s] = n
+    choice = choose_scaling({s: outputs[s] for s in finalists}, y, titles)
     kind, evidence = output_kind(outputs[choice.scaling])
-    n = f"{choice.n:,} validation images"
     how = (
-        f"the best of {len(wanted)} conventions on the first {n} (--input-scale auto)"
+        f"the best of {len(wanted)} conventions on the first {n:,} validation images "
+        f"(--input-scale auto; the others were left behind after the first {screen:,})"
         if input_scale == "auto"
-        else f"given with --input-scale {input_scale} (scored on {n})"
+        else f"given with --input-scale {input_scale} (scored on {n:,} validation images)"
     )
-    candidates = {s: {"title": titles[s], "accuracy": round(choice.accuracy[s], 4)} for s in wanted}
+    accuracy = screened.accuracy | choice.accuracy
+    candidates = {
+        s: {"title": titles[s], "accuracy": round(accuracy[s], 4), "n": scored[s]} for s in wanted
+    }
     return Decided(choice.scaling, how, candidates, kind, evidence, order)
 
 
@@ -259,7 +277,7 @@ def _assemble(request, network, decided, dataset, split, log, staging: Path, sta
     log.stage("calibration")
     calibration.write_calibration(request.name, staging)
     analyses["calibration"] = "done"
-    _analyses(request, staging, log, analyses)
+    _analyses(request, staging, log, analyses, dataset.dataset_id)
     log.stage("latency and Grad-CAM")
     config["imported"].update(_latency_and_gradcam(request.name, model))
     config["imported"]["seconds"] = round(time.time() - started, 1)
@@ -340,16 +358,30 @@ def _config(request, network: Network, decided: Decided, dataset, split, filenam
     }
 
 
-def _analyses(request: Request, staging: Path, log: Progress, done: dict) -> None:
+def _analyses(request: Request, staging: Path, log: Progress, done: dict, data_id: str) -> None:
     """Robustness, unfamiliar-image statistics and the map, as for the shipped models; one
-    that cannot run here (data other than CIFAR-10's test set) is recorded, not fatal."""
+    that cannot run here (data other than CIFAR-10's test set) is recorded, not fatal.
+
+    One after the other: the map's t-SNE in a thread beside robustness took 113 s where the
+    two took 103 s in turn (bench/add_model.py, two cores)."""
     from core.analysis import embedding, ood, robustness
-    from core.store.samples import SamplesUnavailable
+    from core.store.samples import SamplesUnavailable, load_test_images
+
+    test: dict = {}  # the unfamiliar-image fit extracts the test features the map needs
+
+    def embedding_map() -> None:
+        same_images = load_test_images(staging).dataset_id == data_id
+        features = test.get("penultimate") if same_images else None
+        embedding.backfill(request.name, staging, features=features)
 
     steps = (
         ("robustness", "robustness", lambda: robustness.run(request.name, staging)),
-        ("ood", "unfamiliar images", lambda: ood.backfill(request.name, request.data, staging)),
-        ("embedding", "embedding map", lambda: embedding.backfill(request.name, staging)),
+        (
+            "ood",
+            "unfamiliar images",
+            lambda: ood.backfill(request.name, request.data, staging, test_features=test),
+        ),
+        ("embedding", "embedding map", embedding_map),
     )
     for key, label, run in steps:
         if key in request.skip:
