@@ -22,6 +22,7 @@ exposed. An added TFLite model has no layers to differentiate: ``unavailable`` s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ class GradCamUnavailable(ValueError):
     """The model has no layer Grad-CAM can explain; the message says why in one line."""
 
 
-def unavailable(model) -> str | None:
+def unavailable(model: keras.Model | TFLiteModel) -> str | None:
     """Why Grad-CAM cannot explain ``model`` (None when it can)."""
     if isinstance(model, TFLiteModel):
         return "Grad-CAM is not available for a TFLite model: it has no layers to follow."
@@ -172,7 +173,9 @@ class GradCam:
         self._graph = None  # traced on first use
 
     @classmethod
-    def for_model(cls, name: str, model: keras.Model, root=None) -> GradCam:
+    def for_model(
+        cls, name: str, model: keras.Model, root: str | os.PathLike | None = None
+    ) -> GradCam:
         """Grad-CAM on the layer ``core.store.catalog.spec_of(name).gradcam_layer`` names (the
         registry's, or the one found when a model was added).
 

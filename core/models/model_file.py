@@ -19,6 +19,10 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
 
 MAX_BYTES = 200 * 2**20  # a 5 M-parameter float32 model is 20 MB; ResNet50 is 100 MB
 FORMATS = {
@@ -228,7 +232,7 @@ def unsafe_layers(config: dict) -> list[str]:
     return found
 
 
-def load_keras(found: ModelFile, unsafe: bool = False):
+def load_keras(found: ModelFile, unsafe: bool = False) -> keras.Model:
     """The Keras model in a .keras or .h5 file, uncompiled.
 
     Refuses a file whose architecture names unsafe layers (unless ``unsafe``: the operator's

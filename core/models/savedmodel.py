@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.io.quiet import stderr_closed
 from core.models.model_file import ModelFile, ModelFileError
+
+if TYPE_CHECKING:
+    from tensorflow.core.protobuf.meta_graph_pb2 import MetaGraphDef
 
 HOSTILE_OPS = frozenset(
     {
@@ -90,7 +94,9 @@ def _functions_of(node) -> list[str]:
     return names
 
 
-def reachable_ops(meta, starts: list[str], functions: list[str] | None = None) -> set[str]:
+def reachable_ops(
+    meta: MetaGraphDef, starts: list[str], functions: list[str] | None = None
+) -> set[str]:
     """Operators the graph runs to compute the nodes ``starts`` and to call ``functions``
     (their inputs, the functions they call, and those functions' own calls)."""
     nodes = {n.name: n for n in meta.graph_def.node}

@@ -9,10 +9,14 @@ the ImageNet mean. Each is ``y = x @ matrix + bias`` on a pixel's (R, G, B) row,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.models.imagenet_port import CAFFE_MEAN_BGR
+
+if TYPE_CHECKING:
+    import keras
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -70,7 +74,7 @@ def get_scaling(name: str) -> Scaling:
         ) from None
 
 
-def scaling_layer(name: str):
+def scaling_layer(name: str) -> keras.layers.Layer:
     """A frozen ``Dense(3)`` applying scaling ``name`` to every pixel (stock Keras, so a file
     holding it loads in safe mode)."""
     from keras import layers

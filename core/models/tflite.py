@@ -90,11 +90,11 @@ class TFLiteModel:
     def variable_batch(self) -> bool:
         return int(self._input["shape_signature"][0]) == -1
 
-    def __call__(self, images, training: bool = False) -> np.ndarray:
+    def __call__(self, images: np.ndarray, training: bool = False) -> np.ndarray:
         """(N, 32, 32, 3) floats in [0, 1] -> (N, 10) probabilities in CIFAR-10 order."""
         return self.finish(self.outputs_of(images, self.scaling))
 
-    def predict(self, images, batch_size: int = 250, verbose: int = 0) -> np.ndarray:
+    def predict(self, images: np.ndarray, batch_size: int = 250, verbose: int = 0) -> np.ndarray:
         images = np.asarray(images, np.float32)
         parts = [self(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), np.float32)
@@ -106,7 +106,7 @@ class TFLiteModel:
             out = out[:, self.class_order]
         return out.astype(np.float32)
 
-    def outputs_of(self, images, scaling: str) -> np.ndarray:
+    def outputs_of(self, images: np.ndarray, scaling: str) -> np.ndarray:
         """The model's raw outputs for [0, 1] images under input ``scaling``."""
         x = np.asarray(images, np.float32)
         if x.ndim == 3:

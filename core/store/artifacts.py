@@ -16,11 +16,17 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core import REPO_ROOT
 from core.store.consistency import headline_mismatches, model_mismatch
+
+if TYPE_CHECKING:
+    import keras
+
+    from core.models.tflite import TFLiteModel
 
 ARTIFACTS_ENV = "CIFAR10_ARTIFACTS"
 MODEL_FILE = "model.keras"
@@ -158,7 +164,9 @@ class Artifact:
             )
 
 
-def load_model_file(path: Path, imported: dict | None = None, name: str = "model"):
+def load_model_file(
+    path: Path, imported: dict | None = None, name: str = "model"
+) -> keras.Model | TFLiteModel:
     """``model.keras`` through Keras' ``load_model`` (safe mode, unless an added model was
     imported with ``--unsafe``), or ``model.tflite`` as a ``core.models.tflite.TFLiteModel``
     set up as config.json's ``imported`` section says."""

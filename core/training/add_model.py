@@ -30,7 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.cifar10 import CLASS_NAMES, DataError, load_cifar10, scale, split_validation
+from core.data.cifar10 import (
+    CLASS_NAMES,
+    DataError,
+    Split,
+    load_cifar10,
+    scale,
+    split_validation,
+)
 from core.io import progress as progress_log
 from core.models.model_file import MAX_BYTES, ModelFileError
 from core.models.scaling import SCALINGS
@@ -176,7 +183,7 @@ class Decided:
     order: list[int] | None
 
 
-def decide(network: Network, split, input_scale: str, order: list[int] | None) -> Decided:
+def decide(network: Network, split: Split, input_scale: str, order: list[int] | None) -> Decided:
     """Score the candidate scalings on validation images; the choice, or a refusal.
 
     Every candidate is scored on the first ``SCREEN_N`` images (enough to refuse a permuted

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from core.data.cifar10 import NUM_CLASSES
 from core.models import model_file, savedmodel, tflite
 from core.models.model_file import ModelFile, ModelFileError
 from core.store.artifacts import MODEL_FILE, TFLITE_FILE
+
+if TYPE_CHECKING:
+    import keras
 
 BATCH = 250
 
@@ -60,7 +64,12 @@ def _shown(shape: Sequence) -> str:
 class Network:
     """An opened model file: a Keras network or TFLite bytes, and its input size."""
 
-    def __init__(self, found: ModelFile, keras_model=None, tflite_content: bytes | None = None):
+    def __init__(
+        self,
+        found: ModelFile,
+        keras_model: keras.Model | None = None,
+        tflite_content: bytes | None = None,
+    ):
         self.found = found
         self.keras_model = keras_model
         self.tflite_content = tflite_content
@@ -119,7 +128,9 @@ class Network:
             ]
         return np.concatenate(parts).astype(np.float32)
 
-    def stored_model(self, scaling: str, softmax: bool, class_order, name: str):
+    def stored_model(
+        self, scaling: str, softmax: bool, class_order: Sequence[int] | None, name: str
+    ) -> keras.Model | tflite.TFLiteModel:
         """The model to store: the studio's input and output contract around the network."""
         if self.keras_model is None:
             return tflite.TFLiteModel(
@@ -132,7 +143,7 @@ class Network:
         except ValueError as exc:  # e.g. a layer name the wrapper's own layers already use
             raise ModelFileError(f"{self.found.path.name} cannot be wrapped: {exc}") from None
 
-    def save(self, model, folder: Path) -> str:
+    def save(self, model: keras.Model | tflite.TFLiteModel, folder: Path) -> str:
         """Write the stored model into ``folder``; returns its file name."""
         if self.keras_model is None:
             (folder / TFLITE_FILE).write_bytes(self.tflite_content)
