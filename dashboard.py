@@ -14,7 +14,12 @@ import streamlit as st  # noqa: E402
 
 from ui import common  # noqa: E402
 
-st.set_page_config(page_title="CIFAR-10 CNN studio", page_icon=":material/image:", layout="wide")
+UI = Path(__file__).resolve().parent / "ui"
+# A bundled icon: a Material Symbols page icon is fetched by the browser from a font host.
+st.set_page_config(
+    page_title="CIFAR-10 CNN studio", page_icon=str(UI / "favicon.png"), layout="wide"
+)
+st.html(UI / "style.css")
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
