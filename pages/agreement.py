@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import common, links
+from ui import common, figures, links
 from ui.api import agreement, answers, by_any_label, charts, format_p
 
 common.require_dashboard()
@@ -47,8 +47,12 @@ st.markdown(
 left, right = st.columns([5, 4])
 with left:
     fig = charts.upset_figure(table, short, by_any_label())
-    event = st.plotly_chart(
-        fig, width="stretch", on_select="rerun", selection_mode=("points", "box"), key="upset"
+    event = figures.chart(
+        fig,
+        "Test images by the set of models that get them right",
+        on_select="rerun",
+        selection_mode=("points", "box"),
+        key="upset",
     )
     shown = table[["pattern", "images", "share"]]
     st.dataframe(
@@ -59,7 +63,7 @@ with left:
     )
 
 with right:
-    st.subheader("Is a difference real? McNemar's exact test")
+    st.header("Is a difference real? McNemar's exact test")
     tests = agreement.mcnemar_rows(labels, probs, short)
     tests["verdict"] += " (" + tests.pop("p-value").map(format_p) + ")"
     st.dataframe(tests, hide_index=True, width="stretch")
@@ -110,7 +114,11 @@ cols = st.columns(COLUMNS)
 for i, (_, item) in enumerate(gallery.iterrows()):
     box = cols[i % COLUMNS].container(border=True)
     row = int(item["row"])
-    box.image(common.pixelated(samples.images[row]), caption=f"test image {row}")
+    box.image(
+        common.pixelated(samples.images[row]),
+        caption=f"test image {row}",
+        alt=f"Test image {row}, a {item['true']}",
+    )
     lines = [f"true: **{item['true']}**"]
     for name in aligned:
         mark = ":green[✓]" if item[name] == item["true"] else ":red[✗]"

@@ -76,6 +76,12 @@ with view:
         header[c + 1].markdown(f"draw {c + 1}")
     for i, row in enumerate(rows):
         cols = st.columns(copies + 1)
-        cols[0].image(common.pixelated(originals[i], 3), caption=CLASS_NAMES[samples.labels[row]])
+        label = CLASS_NAMES[samples.labels[row]]
+        cols[0].image(
+            common.pixelated(originals[i], 3), caption=label, alt=f"Test image {row}, a {label}"
+        )
         for c in range(copies):
-            cols[c + 1].image(common.pixelated(draws[c, i], 3))
+            cols[c + 1].image(
+                common.pixelated(draws[c, i], 3),
+                alt=f"Augmentation draw {c + 1} of test image {row}, a {label}",
+            )

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import common, links
+from ui import common, figures, links, tables
 from ui.api import CLASS_NAMES, charts, compare, short_label
 
 common.require_dashboard()
@@ -57,19 +57,15 @@ for name in ready:
     )
 table = pd.DataFrame(rows)
 four = "{:.4f}"
-st.dataframe(
-    table.style.format(
-        {
-            **{c: four for c in table.columns[2:15] if "CI" not in c},
-            "parameters": "{:,.0f}",
-            "size (MB)": "{:.1f}",
-            "latency (ms/image)": "{:.1f}",
-            "training time (min)": "{:.1f}",
-        },
-        na_rep="–",
-    ),
-    hide_index=True,
-    width="stretch",
+tables.table(
+    table,
+    {
+        **{c: four for c in table.columns[2:15] if "CI" not in c},
+        "parameters": "{:,.0f}",
+        "size (MB)": "{:.1f}",
+        "latency (ms/image)": "{:.1f}",
+        "training time (min)": "{:.1f}",
+    },
 )
 common.dataset_caption(int(common.summary(ready[0])["n_test"]))
 st.caption(
@@ -90,7 +86,7 @@ if missing:
 # --- per-class F1 -----------------------------------------------------------------------------
 st.header("Per-class F1")
 fig = charts.per_class_figure({common.title(name): common.metrics(name) for name in ready})
-st.plotly_chart(fig, width="stretch")
+figures.chart(fig, "F1 per class, each model")
 
 # --- training curves --------------------------------------------------------------------------
 st.header("Training curves")
@@ -100,7 +96,7 @@ fig = charts.training_curves(
 if fig is None:
     st.info("The artifacts hold no training history.")
 else:
-    st.plotly_chart(fig, width="stretch")
+    figures.chart(fig, "Training curves: loss and accuracy per epoch")
     st.caption("Solid: training data (augmented); dashed: the held-out validation split.")
 
 # --- two models -------------------------------------------------------------------------------
@@ -145,13 +141,14 @@ st.caption(f"Out of {agr.n:,} test images of {common.data_label([a, b])}.")
 test = common.mcnemar(a, b)
 st.subheader("Is the difference real? McNemar's exact test")
 left, right = st.columns([1, 2])
-left.dataframe(
-    pd.DataFrame(
-        test.table,
-        index=[f"{common.title(a)} right", f"{common.title(a)} wrong"],
-        columns=[f"{common.title(b)} right", f"{common.title(b)} wrong"],
-    ),
-    width="stretch",
+# A static table with short labels: as a dataframe in a third of the width, the long titles
+# took the room and the four counts were clipped out of sight.
+counts = pd.DataFrame(test.table, columns=[f"{short_label(b)} right", f"{short_label(b)} wrong"])
+counts.insert(0, "test images", [f"{short_label(a)} right", f"{short_label(a)} wrong"])
+left.table(
+    counts,
+    hide_index=True,
+    alt=f"Test images by whether {common.title(a)} and {common.title(b)} are right",
 )
 right.markdown(test.sentence(common.title(a), common.title(b)))
 right.caption(
@@ -178,8 +175,8 @@ outcome = pd.DataFrame(
         ],
     }
 )
-left.plotly_chart(charts.outcome_figure(outcome), width="stretch")
-right.plotly_chart(charts.agreement_per_class_figure(agr.per_class_agreement), width="stretch")
+figures.chart(charts.outcome_figure(outcome), where=left)
+figures.chart(charts.agreement_per_class_figure(agr.per_class_agreement), where=right)
 
 samples = common.test_images()
 if isinstance(samples, str):
@@ -196,11 +193,13 @@ elif len(agr.disagree_rows):
     cols = st.columns(6)
     for i, row in enumerate(rows):
         ca, cb = pa["probs"][row].argmax(), pb["probs"][row].argmax()
+        answers = (
+            f"{short_label(a)}: {CLASS_NAMES[ca]} {pa['probs'][row, ca]:.0%} · "
+            f"{short_label(b)}: {CLASS_NAMES[cb]} {pb['probs'][row, cb]:.0%}"
+        )
+        truth = CLASS_NAMES[pa["y_true"][row]]
         cols[i % 6].image(
             common.pixelated(samples.images[row]),
-            caption=(
-                f"true {CLASS_NAMES[pa['y_true'][row]]} · {short_label(a)}: {CLASS_NAMES[ca]} "
-                f"{pa['probs'][row, ca]:.0%} · {short_label(b)}: {CLASS_NAMES[cb]} "
-                f"{pb['probs'][row, cb]:.0%}"
-            ),
+            caption=f"true {truth} · {answers}",
+            alt=f"Test image {row}, a {truth}; {answers}",
         )

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import common, links
+from ui import common, figures, links
 from ui.api import CLASS_NAMES, ImageRejected, charts, decode_for_model, embedding
 
 common.require_dashboard()
@@ -84,8 +84,12 @@ if upload is not None:
 fig = charts.map_figure(
     emap.coords, labels, probs, colouring, right_counts, len(aligned), marks=marks
 )
-event = st.plotly_chart(
-    fig, width="stretch", on_select="rerun", selection_mode=("lasso", "box"), key="map_chart"
+event = figures.chart(
+    fig,
+    f"Embedding map of {common.title(name)}",
+    on_select="rerun",
+    selection_mode=("lasso", "box"),
+    key="map_chart",
 )
 summary = common.embedding_summary(name)
 if summary:
@@ -109,7 +113,12 @@ def gallery(rows: np.ndarray, title: str) -> None:
         row = int(row)
         mark = ":green[✓]" if predicted[row] == labels[row] else ":red[✗]"
         box = cols[i % COLUMNS].container(border=True)
-        box.image(common.pixelated(samples.images[row], 3), caption=f"test image {row}")
+        box.image(
+            common.pixelated(samples.images[row], 3),
+            caption=f"test image {row}",
+            alt=f"Test image {row}, a {CLASS_NAMES[labels[row]]}, predicted "
+            f"{CLASS_NAMES[predicted[row]]} {probs[row].max():.0%}",
+        )
         box.markdown(
             f"{CLASS_NAMES[labels[row]]}  \n{mark} {CLASS_NAMES[predicted[row]]} "
             f"{probs[row].max():.0%}"
@@ -117,7 +126,11 @@ def gallery(rows: np.ndarray, title: str) -> None:
 
 
 if placed is not None:
-    st.image(common.pixelated(image, 4), caption="your image, as the models see it (32x32)")
+    st.image(
+        common.pixelated(image, 4),
+        caption="your image, as the models see it (32x32)",
+        alt="Your image as the models see it, 32 by 32 pixels",
+    )
     gallery(placed[1], f"Its {len(placed[1])} nearest test images for {common.title(name)}")
 
 if picked >= 0:

@@ -18,6 +18,8 @@ common.require_dashboard()
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 CARDS_PER_ROW = 3
+# One size for every heatmap of a card row: at the column's width they came out 108 or 132 px.
+GRADCAM_PX = 128
 
 st.title("Live classification")
 st.write(
@@ -88,7 +90,9 @@ if len(files) > MAX_FILES:
         "Remove some to classify the others."
     )
 results = classify_files(predictor, files, k=k, max_files=MAX_FILES)
-cam_slots = []  # (image, model, predicted class, where its heatmap goes), filled in at the end
+st.header("Answers")  # each image's name below is a level-3 heading: none skips a level
+# (image, model, predicted class, what the heatmap's alt text starts with, where it goes)
+cam_slots = []
 for i, res in enumerate(results):
     if res.error:
         st.error(res.error)
@@ -106,7 +110,11 @@ for i, res in enumerate(results):
     for model, reason in res.failed.items():
         st.error(f"{common.title(model)} gave no answer ({reason}).")
     picture, cards = st.columns([1, 5])
-    picture.image(common.pixelated(res.image, 4), caption="what the models see (32x32)")
+    picture.image(
+        common.pixelated(res.image, 4),
+        caption="what the models see (32x32)",
+        alt=f"{res.name} as the models see it, 32 by 32 pixels",
+    )
     # At most three cards a row: five or six in one row left each ~100 px wide at 1280 px.
     slots = [
         col for _ in range(0, len(models), CARDS_PER_ROW) for col in cards.columns(CARDS_PER_ROW)
@@ -125,7 +133,9 @@ for i, res in enumerate(results):
                 f":orange[:material/help: **not sure**] ({sure:.0%} < {abstain_below:.0%})"
             )
         if show_cam:
-            cam_slots.append((res.image, model, res.top1[model], box.empty()))
+            top_class, top_prob = res.top[model][0]
+            about = f"on {res.name}, predicted {top_class} {top_prob:.0%}"
+            cam_slots.append((res.image, model, res.top1[model], about, box.empty()))
 
 # Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
 # model with all of this page's images, batched with other sessions' and served only while no
@@ -134,15 +144,17 @@ for model in dict.fromkeys(slot[1] for slot in cam_slots):
     mine = [slot for slot in cam_slots if slot[1] == model]
     targets = [
         CLASS_NAMES.index(predicted if cam_target == "the predicted class" else cam_target)
-        for _, _, predicted, _ in mine
+        for _, _, predicted, _, _ in mine
     ]
     heatmaps = common.gradcam(model, np.stack([image for image, *_ in mine]), targets)
     if heatmaps is None:
         for *_, slot in mine:
             slot.caption("No heatmap: the server is too busy right now.")
         continue
-    for (image, _, _, slot), heatmap, target in zip(mine, heatmaps, targets, strict=True):
+    for (image, _, _, about, slot), heatmap, target in zip(mine, heatmaps, targets, strict=True):
         slot.image(
-            common.gradcam_overlay(image, heatmap, scale=3),
+            common.gradcam_overlay(image, heatmap, scale=4),
+            width=GRADCAM_PX,
             caption=f"Grad-CAM for {CLASS_NAMES[target]}",
+            alt=f"{common.title(model)} Grad-CAM for {CLASS_NAMES[target]} {about}",
         )

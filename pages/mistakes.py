@@ -40,11 +40,18 @@ def gallery(table, cam_model: str | None, key: str) -> None:
     for i, (_, item) in enumerate(shown.iterrows()):
         col = cols[i % COLUMNS].container(border=True)
         row = int(item["row"])
-        col.image(common.pixelated(samples.images[row]), caption=f"test image {row}")
+        col.image(
+            common.pixelated(samples.images[row]),
+            caption=f"test image {row}",
+            alt=f"Test image {row}, a {item['true']}",
+        )
         if heatmaps is not None:
             col.image(
                 common.gradcam_overlay(samples.images[row], heatmaps[i]),
                 caption=f"Grad-CAM: {common.title(cam_model)} for {item[cam_model]}",
+                alt=f"{common.title(cam_model)} Grad-CAM for {item[cam_model]} on test image "
+                f"{row}, a {item['true']}, predicted {item[cam_model]} "
+                f"{item[f'{cam_model} confidence']:.0%}",
             )
         lines = [f"true: **{item['true']}**"]
         for name in aligned:

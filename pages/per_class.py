@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import common, links
+from ui import common, figures, links
 from ui.api import CLASS_NAMES, charts, compare
 
 common.require_dashboard()
@@ -25,8 +25,12 @@ common.dataset_caption(metrics["n_test"])
 st.header("Confusion matrix")
 view = st.radio("Show", ["counts", "normalised by true class"], horizontal=True)
 fig = charts.clickable_confusion_figure(cm, view)
-event = st.plotly_chart(
-    fig, width="stretch", on_select="rerun", selection_mode="points", key=f"cm_{name}"
+event = figures.chart(
+    fig,
+    f"Confusion matrix of {common.title(name)} ({view})",
+    on_select="rerun",
+    selection_mode="points",
+    key=f"cm_{name}",
 )
 st.caption(
     "Rows are the true classes, columns what the model predicted; the diagonal holds the "
@@ -53,7 +57,9 @@ left.dataframe(
     hide_index=True,
     width="stretch",
 )
-right.plotly_chart(charts.per_class_bars_figure(per_class), width="stretch")
+figures.chart(
+    charts.per_class_bars_figure(per_class), f"Per-class scores of {common.title(name)}", right
+)
 
 # --- most confused pairs ----------------------------------------------------------------------
 st.header("Most confused pairs")
@@ -101,6 +107,8 @@ else:
         cols[i % 8].image(
             common.pixelated(samples.images[row]),
             caption=f"true {true_cls} · pred {pred_cls} · {preds['probs'][row, p]:.0%}",
+            alt=f"Test image {row}, a {true_cls}, predicted {pred_cls} "
+            f"{preds['probs'][row, p]:.0%} by {common.title(name)}",
         )
 
     # --- why: Grad-CAM on the same images, on request (off, the page stays as fast as before) ---
@@ -128,4 +136,6 @@ else:
                 cols[i % 8].image(
                     common.gradcam_overlay(samples.images[row], heatmap),
                     caption=f"test image {row}",
+                    alt=f"{common.title(name)} Grad-CAM towards {CLASS_NAMES[target]} for "
+                    f"test image {row}, a {true_cls} predicted {pred_cls}",
                 )

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from ui import common
+from ui import common, figures
 from ui.api import DATA_ENV, RunSpec, charts, compare, deployment, jobs, runspec
 
 common.require_dashboard()
@@ -160,7 +160,7 @@ def live_progress(model: str) -> None:
         st.progress(0.0, text="starting (loading TensorFlow and the data)…")
     fig = charts.training_curves(state.curve_records(), height=380)
     if fig is not None:
-        st.plotly_chart(fig, width="stretch", key=f"live_{model}")
+        figures.chart(fig, f"Training curves of {common.title(model)}", key=f"live_{model}")
     if not state.running:
         art_status = common.statuses()[model]
         started = state.started or st.session_state.get(f"started_{model}")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import common, links
+from ui import common, figures, links
 from ui.api import (
     CORRUPTIONS,
     SEVERITIES,
@@ -66,7 +66,7 @@ if missing_val:
 chosen = st.multiselect("Reliability diagram of", ready, default=ready, format_func=common.title)
 if chosen:
     fig = charts.reliability_figure({common.title(n): common.reliability(n) for n in chosen})
-    st.plotly_chart(fig, width="stretch")
+    figures.chart(fig, "Reliability: accuracy against confidence")
     st.caption("Points below the diagonal: more confident than right (over-confident).")
 
 # --- abstaining (issue 21) ----------------------------------------------------------------------
@@ -79,8 +79,10 @@ st.write(
 )
 short = common.short_labels(ready)
 curves = {short[n]: common.risk_coverage(n) for n in ready}
-st.plotly_chart(
-    charts.risk_coverage_figure(curves, by_any_label()), width="stretch", key="risk_coverage"
+figures.chart(
+    charts.risk_coverage_figure(curves, by_any_label()),
+    "Accuracy on the answered images against the share answered",
+    key="risk_coverage",
 )
 summary = abstain.summary_rows(curves)
 st.dataframe(
@@ -128,7 +130,12 @@ def corruption_view(results: dict[str, dict]) -> None:
     corrupted = corrupt(samples.images[rows], corruption, severity)
     cols = st.columns(len(rows))
     for col, row, image in zip(cols, rows, corrupted, strict=True):
-        col.image(common.pixelated(image, 3), caption=f"{common.class_name(samples.labels[row])}")
+        label = common.class_name(samples.labels[row])
+        col.image(
+            common.pixelated(image, 3),
+            caption=label,
+            alt=f"Test image {row}, a {label}, under {c.title.lower()} at severity {severity}",
+        )
 
 
 # --- robustness -------------------------------------------------------------------------------
@@ -149,8 +156,8 @@ if results:
     titled = {common.title(n): r for n, r in results.items()}
     cols = st.columns(2)
     for i, corruption in enumerate(CORRUPTIONS):
-        cols[i % 2].plotly_chart(
-            charts.robustness_figure(corruption, titled), width="stretch", key=f"rob_{corruption}"
+        figures.chart(
+            charts.robustness_figure(corruption, titled), where=cols[i % 2], key=f"rob_{corruption}"
         )
     corruption_view(results)
     st.caption(
@@ -185,7 +192,11 @@ if ood_summaries:
         hide_index=True,
         width="stretch",
     )
-    st.plotly_chart(charts.detection_figure(ood_summaries, titles), width="stretch", key="ood")
+    figures.chart(
+        charts.detection_figure(ood_summaries, titles),
+        "Unfamiliar images flagged, per model",
+        key="ood",
+    )
     st.caption(
         "“decides”: the model whose score the Live page and `python -m core.predict --json` "
         "use. " + " ".join(f"`{s['command']}`" for s in ood_summaries.values())
