@@ -165,6 +165,25 @@ def fresh_server_and_browser(env: dict | None = None, viewport: tuple[int, int] 
             browser.close()
 
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def foreign_requests(page) -> list[str]:
+    """A list that fills with every URL ``page`` asks of a host other than the studio's own
+    server (data: and blob: URLs are local)."""
+    from urllib.parse import urlparse
+
+    seen: list[str] = []
+
+    def note(request) -> None:
+        parts = urlparse(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            seen.append(request.url)
+
+    page.on("request", note)
+    return seen
+
+
 def upload(page, files: list[Path], timeout_ms: int = 120_000) -> None:
     """Upload ``files`` once the Live page's uploader is there (the first visit of a server
     prepares every model's graphs first: seconds per model, more on a busy machine)."""
