@@ -75,7 +75,8 @@ label = common.data_label()
 
 
 if ready:
-    best = compare.best_model([r for r in rows if r["source"] == "ours"])
+    models = [r for r in rows if r["source"] in ("ours", "imported")]
+    best = compare.best_model(models)
     best_row = next(r for r in rows if r["model"] == best)
     best_acc = best_row["accuracy"]
     ref_best = best_reference()
@@ -98,8 +99,9 @@ if ready:
         ),
         icon=":material/fact_check:",
     )
-    cols = st.columns(min(len(ready), 6))
-    for col, row in zip(cols, [r for r in rows if r["source"] == "ours"], strict=False):
+    # Six cards a row: the shipped models fill one, added ones go on the next.
+    cols = [c for i in range(0, len(models), 6) for c in st.columns(min(len(models) - i, 6))]
+    for col, row in zip(cols, models, strict=False):
         ref = REFERENCE.get(row["name"])
         col.metric(
             row["model"],
@@ -141,7 +143,7 @@ st.caption(
 )
 
 fig = charts.accuracy_figure(
-    {r["name"]: r["accuracy"] for r in rows if r["source"] == "ours"},
+    {r["name"]: r["accuracy"] for r in rows if r["source"] in ("ours", "imported")},
     {name: (ref.title, ref.accuracy) for name, ref in REFERENCE.items()},
 )
 fig.update_layout(title=f"Test accuracy on {label}")

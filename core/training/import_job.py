@@ -31,6 +31,9 @@ from core.training.import_choice import ImportRefused, check_name
 # What the dashboard takes; .h5 and SavedModel folders go through the command line.
 UPLOAD_TYPES = ("keras", "tflite")
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Analyses the dashboard's import leaves out (``--skip``): none; the tests leave out the slow
+# three, as the command line's --skip does.
+SKIP: tuple[str, ...] = ()
 # Errors whose message is the one line a user sees (core.add_model prints the same).
 REFUSALS = (ModelFileError, ImportRefused)
 
@@ -147,6 +150,7 @@ def start(
             title=title or None,
             input_scale=scaling,
             data=data_source,
+            skip=tuple(SKIP),
             root=None if root is None else str(root),
         )
 
