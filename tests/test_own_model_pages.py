@@ -188,16 +188,28 @@ def _answers(at: AppTest) -> list[str]:
     ]
 
 
-def test_live_answers_with_the_picked_models_only(own, tmp_path, monkeypatch):
-    root = _farm(tmp_path / "root", ["custom"])
+def test_live_answers_with_the_picked_models_and_says_which_have_no_heatmap(
+    own, tmp_path, monkeypatch
+):
+    import keras
+    import tensorflow as tf
+
+    root = _farm(tmp_path / "root", [])
     (root / NAME).symlink_to(own["root"] / NAME)
+    net = keras.models.load_model(own["folder"] / "net.keras")
+    lite = tmp_path / "net.tflite"
+    lite.write_bytes(tf.lite.TFLiteConverter.from_keras_model(net).convert())
+    argv = [str(lite), "--name", "lite_net", *SKIP, "--data", str(own["data"])]
+    assert add_model.main([*argv, "--artifacts", str(root), "--quiet"]) == 0
     at = _app(root, "live", monkeypatch)
-    picker = at.multiselect(key="live_models")
-    assert picker.value == ["custom", NAME], "every ready model answers by default"
-    at.toggle(key="live_cam").set_value(False)
+    assert at.multiselect(key="live_models").value == ["lite_net", NAME], "all by default"
     at.file_uploader[0].set_value([("red.png", _png(), "image/png")]).run()
     _ok(at)
-    assert _answers(at) == ["Custom", LABEL]
+    assert _answers(at) == ["lite_net (imported)", LABEL]
+    cams = [c for image in at.get("image") for c in image.captions if c.startswith("Grad-CAM")]
+    assert len(cams) == 1, "the Keras model's heatmap"
+    lines = [c.value for c in at.caption if "Grad-CAM" in c.value]
+    assert lines == ["Grad-CAM is not available for a TFLite model: it has no layers to follow."]
     at.multiselect(key="live_models").set_value([NAME]).run()
     _ok(at)
     assert _answers(at) == [LABEL], "only the picked model answers"
