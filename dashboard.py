@@ -55,7 +55,7 @@ with st.sidebar:
             if status.ready
             else (common.missing_label(name) if status.state == "missing" else "broken")
         )
-        st.caption(f"{mark} {common.registry()[name].title}: {label}")
+        st.caption(f"{mark} {common.title(name)}: {label}")
 
 try:
     common.run_page(page)

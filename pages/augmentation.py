@@ -23,7 +23,7 @@ if isinstance(samples, str):
 
 REF = AugmentConfig.reference()
 PRESETS = {"reference": REF} | {
-    spec.title: spec.defaults.augment for spec in common.registry().values()
+    spec.title: spec.defaults.augment for spec in common.shipped().values()
 }
 DEFAULTS = {"aug_rotation": REF.rotation, "aug_shift": REF.shift, "aug_flip": REF.flip}
 DEFAULTS["aug_zoom"] = REF.zoom

@@ -21,7 +21,13 @@ if not ready:
 # Latency from the stored benchmark where it timed these artifacts; timing the models here loads
 # them (and TensorFlow), so only on request.
 measured = common.latencies() if st.session_state.get("latency_wanted") else {}
-latency = {**common.stored_latencies(), **measured}
+# An added model's latency was timed by its import, through the same compiled graph.
+imported_latency = {
+    n: ms
+    for n in ready
+    if (ms := (common.config(n).get("imported") or {}).get("latency_ms")) is not None
+}
+latency = {**imported_latency, **common.stored_latencies(), **measured}
 if not measured and any(name not in latency for name in ready):
     st.button(
         "Measure latency",

@@ -24,7 +24,7 @@ GRADCAM_PX = 128
 st.title("Live classification")
 st.write(
     "Upload photos (or take one with the camera): each is shrunk to 32x32 pixels, exactly as "
-    "the models see it, and every trained model gives its most likely classes."
+    "the models see it, and every trained model you pick gives its most likely classes."
 )
 
 left, right = st.columns([3, 1])
@@ -60,9 +60,22 @@ with st.expander("Take a photo with the camera"):
 # The uploader is drawn first, so it is there at once. The models load in the background from
 # the server's first page on (ui.common.start_warm_up); an upload made before that ends waits
 # under a message and is then answered.
-if not common.ready_models():
+ready = common.ready_models()
+if not ready:
     common.no_models_message()
     common.not_trained(list(common.registry()))
+    st.stop()
+# Each model answers in turn: with many added models, the picker keeps an upload's wait short.
+picked = st.multiselect(
+    "Models that answer",
+    ready,
+    default=ready,
+    format_func=common.title,
+    key="live_models",
+    help="Every trained model by default, added (imported) ones included; fewer answer sooner.",
+)
+if not picked:
+    st.info("Pick at least one model to answer.")
     st.stop()
 
 files = [(f.name, f.getvalue()) for f in uploads or []]
@@ -89,7 +102,8 @@ if len(files) > MAX_FILES:
         f"{len(files)} images uploaded: only the first {MAX_FILES} are classified. "
         "Remove some to classify the others."
     )
-results = classify_files(predictor, files, k=k, max_files=MAX_FILES)
+answering = [name for name in picked if name in predictor.models]
+results = classify_files(predictor, files, k=k, max_files=MAX_FILES, models=answering)
 st.header("Answers")  # each image's name below is a level-3 heading: none skips a level
 # (image, model, predicted class, what the heatmap's alt text starts with, where it goes)
 cam_slots = []
@@ -142,6 +156,10 @@ for i, res in enumerate(results):
 # prediction is waiting (core.serving.predictor.SharedPredictor).
 for model in dict.fromkeys(slot[1] for slot in cam_slots):
     mine = [slot for slot in cam_slots if slot[1] == model]
+    if common.no_gradcam(model):  # e.g. a TFLite model: one line, no heatmap to wait for
+        for *_, slot in mine:
+            slot.caption(common.no_gradcam(model))
+        continue
     targets = [
         CLASS_NAMES.index(predicted if cam_target == "the predicted class" else cam_target)
         for _, _, predicted, _, _ in mine

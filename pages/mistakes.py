@@ -36,6 +36,8 @@ def gallery(table, cam_model: str | None, key: str) -> None:
     if cam_model is not None and len(shown):
         answers = [CLASS_NAMES.index(c) for c in shown[cam_model]]
         heatmaps = common.test_gradcam(cam_model, shown["row"].to_numpy(), answers)
+        if common.no_gradcam(cam_model):
+            st.caption(common.no_gradcam(cam_model))
     cols = st.columns(COLUMNS)
     for i, (_, item) in enumerate(shown.iterrows()):
         col = cols[i % COLUMNS].container(border=True)

@@ -14,12 +14,16 @@ def format_interval(interval: tuple[float, float]) -> str:
 
 
 st.title("CIFAR-10 CNN studio")
-n_trained, n_models = len(common.ready_models()), len(common.registry())
+ready_now = common.ready_models()
+n_trained = len([n for n in ready_now if n in common.shipped()])
+n_models, n_added = len(common.shipped()), len(ready_now) - n_trained
 trained = (
     f"{n_trained} of the studio's {n_models} networks are trained"
     if n_trained < n_models
     else f"all {n_models} of the studio's networks are trained"
 )
+if n_added:
+    trained += f", beside {n_added} model{'s' if n_added > 1 else ''} added from a file (imported)"
 st.write(
     "Convolutional networks learn to tell apart ten kinds of small (32x32 pixel) photos; "
     f"{trained}. This page sums up the data and how well each trained model does; "
@@ -42,7 +46,7 @@ for name in ready:
         {
             "model": common.title(name),
             "name": name,
-            "source": "ours",
+            "source": "imported" if common.is_imported(name) else "ours",
             "accuracy": row["accuracy"],
             "accuracy 95% CI": format_interval(ci["accuracy"]),
             "precision (macro)": row["precision_macro"],
@@ -71,7 +75,8 @@ label = common.data_label()
 
 
 if ready:
-    best = compare.best_model([r for r in rows if r["source"] == "ours"])
+    models = [r for r in rows if r["source"] in ("ours", "imported")]
+    best = compare.best_model(models)
     best_row = next(r for r in rows if r["model"] == best)
     best_acc = best_row["accuracy"]
     ref_best = best_reference()
@@ -94,8 +99,9 @@ if ready:
         ),
         icon=":material/fact_check:",
     )
-    cols = st.columns(min(len(ready), 6))
-    for col, row in zip(cols, [r for r in rows if r["source"] == "ours"], strict=False):
+    # Six cards a row: the shipped models fill one, added ones go on the next.
+    cols = [c for i in range(0, len(models), 6) for c in st.columns(min(len(models) - i, 6))]
+    for col, row in zip(cols, models, strict=False):
         ref = REFERENCE.get(row["name"])
         col.metric(
             short_label(row["name"]),  # a full title is cut at six abreast; it is the tooltip
@@ -135,7 +141,7 @@ st.caption(
 )
 
 fig = charts.accuracy_figure(
-    {r["name"]: r["accuracy"] for r in rows if r["source"] == "ours"},
+    {r["name"]: r["accuracy"] for r in rows if r["source"] in ("ours", "imported")},
     {name: (ref.title, ref.accuracy) for name, ref in REFERENCE.items()},
 )
 figures.chart(fig, f"Test accuracy on {label}")
@@ -177,7 +183,13 @@ with st.expander("How each model's settings were chosen"):
     for name in ready:
         rules = common.config(name).get("selection") or {}
         st.markdown(f"**{common.title(name)}**")
-        if rules:
+        scaling = (common.config(name).get("imported") or {}).get("scaling") or {}
+        if common.is_imported(name):
+            st.markdown(
+                "- trained elsewhere: training data and recipe not known to the studio\n"
+                f"- input scaling {scaling.get('title', '?')}: {scaling.get('how', 'not recorded')}"
+            )
+        elif rules:
             st.markdown("\n".join(f"- {k.replace('_', ' ')}: {v}" for k, v in rules.items()))
         else:
             st.caption("Not recorded for this artifact (trained before selection rules were kept).")

@@ -124,7 +124,9 @@ else:
     if show_cam and len(rows):
         target = p if explain.startswith("the predicted") else t
         heatmaps = common.test_gradcam(name, rows, [target] * len(rows))
-        if heatmaps is None:
+        if common.no_gradcam(name):
+            st.caption(common.no_gradcam(name))
+        elif heatmaps is None:
             st.info(f"{common.title(name)} is not loaded here, so it cannot be explained.")
         else:
             st.caption(

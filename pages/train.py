@@ -7,7 +7,18 @@ import pandas as pd
 import streamlit as st
 
 from ui import common, figures
-from ui.api import DATA_ENV, RunSpec, charts, compare, deployment, jobs, runspec
+from ui.api import (
+    DATA_ENV,
+    MODEL_MAX_BYTES,
+    SCALINGS,
+    RunSpec,
+    charts,
+    compare,
+    deployment,
+    import_job,
+    jobs,
+    runspec,
+)
 
 common.require_dashboard()
 if common.viewer_mode():  # dashboard.py leaves this page out in viewer mode; never run it there
@@ -21,7 +32,7 @@ st.write(
     "up in every page. On a laptop CPU a full run takes from minutes (Custom CNN) to hours."
 )
 
-registry = common.registry()
+registry = common.shipped()  # added models are never trained here
 status = common.statuses()
 name = st.selectbox(
     "Model",
@@ -203,3 +214,92 @@ with st.expander("Runs of every model"):
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+# --- add your own model (issue 37) ------------------------------------------------------------
+st.divider()
+st.header("Add your own model")
+cap_mib = MODEL_MAX_BYTES // 2**20
+st.write(
+    f"Upload a CIFAR-10 classifier trained elsewhere (a Keras `.keras` or a `.tflite` file, at "
+    f"most {cap_mib} MiB): the studio scores it on the validation and test images, calibrates "
+    "it, measures its robustness and its latency, and shows it on every page beside the "
+    "shipped models, marked *imported*. It runs in the background (a few minutes for a small "
+    "model). Keras files are loaded in safe mode: a file with Python code in it (a `Lambda` "
+    "layer) is refused. See docs/own_model.md; `.h5` files and SavedModel folders are added "
+    "with `python -m core.add_model`."
+)
+SCALING_CHOICES = ["auto", *SCALINGS]
+with st.form("add_model"):
+    upload = st.file_uploader(
+        f"Model file (.keras or .tflite, at most {cap_mib} MiB)",
+        type=list(import_job.UPLOAD_TYPES),
+        max_upload_size=cap_mib,  # Streamlit's server counts MB as 2**20 bytes
+        key="add_file",
+    )
+    c = st.columns(3)
+    new_name = (
+        c[0]
+        .text_input(
+            "Name (letters, digits and _)",
+            key="add_name",
+            help="Its folder under the artifacts root.",
+        )
+        .strip()
+    )
+    new_title = c[1].text_input("Title on the pages (default: the name)", key="add_title")
+    scaling = c[2].selectbox(
+        "Input scaling",
+        SCALING_CHOICES,
+        format_func=lambda s: (
+            "auto: the best on the validation images" if s == "auto" else SCALINGS[s].title
+        ),
+        key="add_scaling",
+        help="The pixel range the model expects; auto tries each on the validation images.",
+    )
+    add_data = st.text_input(
+        "Data source for the validation and test images (folder, tarball or .npz)",
+        value=jobs.default_data_source(common.root()),
+        key="add_data",
+        help="As for training: absolute, or relative to a data root.",
+    )
+    add_clicked = st.form_submit_button("Add the model", type="primary")
+
+if add_clicked:
+    try:
+        if upload is None:
+            raise ValueError("Choose a model file to upload first.")
+        if not new_name:
+            raise ValueError("Give the model a name.")
+        source = str(deployment.resolve_data_source(add_data)) if add_data.strip() else None
+        import_job.start(
+            upload.getvalue(),
+            upload.name,
+            new_name,
+            scaling=scaling,
+            title=new_title.strip() or None,
+            data_source=source,
+            root=common.root(),
+        )
+    except (ValueError, deployment.SourceRefused) as exc:  # one line each (ImportRefused, ...)
+        st.error(str(exc))
+    else:
+        st.session_state["add_following"] = new_name
+
+
+@st.fragment(run_every=1)
+def import_progress() -> None:
+    for name, job in import_job.jobs().items():
+        if not job.done:
+            st.progress(job.fraction, text=f"{name}: {job.stage} ({job.step + 1} of {job.steps})")
+        elif job.refusal:
+            if st.session_state.get("add_following") == name:
+                st.error(f"{job.filename} was not added: {job.refusal}")
+        elif st.session_state.get("add_following") == name:
+            st.success(
+                f"Added **{common.title(name)}** (`{name}`): test accuracy "
+                f"{common.metrics(name)['accuracy']:.1%}; every page shows it now."
+            )
+
+
+import_progress()

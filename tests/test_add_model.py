@@ -30,15 +30,10 @@ def tiny():
     return make_tiny_dataset(n_train=600, n_test=200)
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, tiny):
-    """The data as .npz and a small CNN trained on it in [-1, 1], saved as .keras, .h5, a
-    SavedModel folder and .tflite; with its own test accuracy."""
+def tiny_network(tiny, epochs: int = 40):
+    """A small CNN trained on the tiny data with inputs in [-1, 1] (logits out)."""
     import keras
-    import tensorflow as tf
 
-    folder = tmp_path_factory.mktemp("model_files")
-    save_npz(tiny, folder / "tiny.npz")
     keras.utils.set_random_seed(0)
     net = keras.Sequential(
         [
@@ -55,7 +50,19 @@ def files(tmp_path_factory, tiny):
         keras.optimizers.Adam(0.01),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    net.fit(symmetric(tiny.x_train), tiny.y_train, epochs=40, batch_size=32, verbose=0)
+    net.fit(symmetric(tiny.x_train), tiny.y_train, epochs=epochs, batch_size=32, verbose=0)
+    return net
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, tiny):
+    """The data as .npz and a small CNN trained on it in [-1, 1], saved as .keras, .h5, a
+    SavedModel folder and .tflite; with its own test accuracy."""
+    import tensorflow as tf
+
+    folder = tmp_path_factory.mktemp("model_files")
+    save_npz(tiny, folder / "tiny.npz")
+    net = tiny_network(tiny)
     net.save(folder / "net.keras")
     net.save(folder / "net.h5")
     net.export(str(folder / "net_savedmodel"), verbose=False)

@@ -46,6 +46,9 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "MAX_FILES": ("core.serving.classify", "MAX_FILES"),
     "classify_files": ("core.serving.classify", "classify_files"),
     "jobs": ("core.training.jobs", None),
+    "import_job": ("core.training.import_job", None),
+    "MODEL_MAX_BYTES": ("core.models.model_file", "MAX_BYTES"),
+    "SCALINGS": ("core.models.scaling", "SCALINGS"),
     "runspec": ("core.training.runspec", None),
     "RunSpec": ("core.training.runspec", "RunSpec"),
 }

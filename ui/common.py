@@ -21,7 +21,7 @@ from core.analysis import compare
 from core.data.cifar10 import CLASS_NAMES
 from core.models.registry import REGISTRY
 from core.serving import deployment
-from core.store import artifacts
+from core.store import artifacts, catalog
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
 # Whether the script run in this thread goes through dashboard.py (Streamlit gives each script
@@ -56,6 +56,11 @@ WARMING_UP = (
     "your images are answered as soon as they are ready…"
 )
 TRAIN_HINT = "Train it on the **Train** page, or run `python -m core.train {name}`."
+# An added model is never trained here: it is added again from its file.
+ADD_AGAIN_HINT = (
+    "Add it again from its file: `python -m core.add_model FILE --name {name} --replace`, or "
+    "`python -m core.add_model --remove {name}`."
+)
 # In viewer mode there is no Train page to point to (core.serving.deployment).
 VIEWER_TRAIN_HINT = (
     "This dashboard is a read-only viewer: the administrator trains models on the server with "
@@ -75,6 +80,8 @@ def viewer_mode() -> bool:
 
 def train_hint(name: str) -> str:
     """How to train ``name``: the Train page and the CLI, or in viewer mode who does it."""
+    if not catalog.is_shipped(name):
+        return ADD_AGAIN_HINT.format(name=name)
     return (VIEWER_TRAIN_HINT if viewer_mode() else TRAIN_HINT).format(name=name)
 
 
@@ -83,13 +90,24 @@ def root() -> str:
 
 
 def registry() -> dict:
-    """name -> ModelSpec (``core.models.registry``: descriptions only, no TensorFlow)."""
+    """name -> ModelSpec of every model: the shipped ones (registry order), then the ones added
+    to the artifacts root (``core.store.catalog``). Listed again on every call, so a model
+    added while the server runs appears on the next rerun; no TensorFlow."""
+    return {name: catalog.spec_of(name, root()) for name in catalog.list_models(root())}
+
+
+def shipped() -> dict:
+    """name -> ModelSpec of the models the studio ships and trains (the Train page's list)."""
     return REGISTRY
 
 
+def is_imported(name: str) -> bool:
+    return catalog.imported(name, root()) is not None
+
+
 def title(name: str) -> str:
-    spec = registry().get(name)
-    return spec.title if spec else name
+    """The model's title as every page names it; an added model's ends in "(imported)"."""
+    return catalog.label(name, root())
 
 
 def per_artifact(
@@ -130,7 +148,8 @@ def _status(root_: str, name: str, files_key: tuple) -> artifacts.Status:
 
 
 def statuses() -> dict[str, artifacts.Status]:
-    """Every registry model's artifact status, re-checked when one of its files changes."""
+    """Every model's artifact status (shipped and added), re-checked when one of its files
+    changes."""
     return {n: _status(root(), n, stamp(n)) for n in registry()}
 
 
@@ -158,7 +177,8 @@ def stamp(name: str) -> tuple:
 
 
 def all_stamps() -> tuple[tuple[str, tuple], ...]:
-    """(model, stamp) of every registry model: the key of everything loaded from all of them."""
+    """(model, stamp) of every model, shipped and added: the key of everything loaded from all
+    of them (so adding a model loads it, and rebuilds the report)."""
     return tuple((name, stamp(name)) for name in registry())
 
 
@@ -341,7 +361,7 @@ def dataset_caption(n_test: int | None = None, names: list[str] | None = None) -
 
 def missing_label(name: str) -> str:
     """Why a model has no artifact, in a few words: its weights cannot be had, or no run yet."""
-    if weights_problem(name):
+    if catalog.is_shipped(name) and weights_problem(name):
         return "needs its ImageNet weights archive (see docs/models.md)"
     return "not trained yet"
 
@@ -351,7 +371,7 @@ def not_trained(names: list[str]) -> None:
     all_status = statuses()
     for name in names:
         status = all_status[name]
-        if status.state == "missing" and weights_problem(name):
+        if status.state == "missing" and catalog.is_shipped(name) and weights_problem(name):
             st.info(
                 f"**{title(name)}** (`{name}`) needs its ImageNet weights. "
                 f"{weights_problem(name)} Then "
@@ -506,6 +526,15 @@ def model_card(name: str) -> str | None:
         return None
 
 
+def no_gradcam(name: str) -> str | None:
+    """Why Grad-CAM cannot explain this model, in one line (an added model without a spatial
+    map, a TFLite one: found when it was added); None when it can."""
+    imported = config(name).get("imported") or {}
+    if imported and not imported.get("gradcam_layer"):
+        return imported.get("gradcam_unavailable") or "Grad-CAM is not available for this model."
+    return None
+
+
 def gradcam(name: str, images: np.ndarray, class_index) -> np.ndarray | None:
     """(N, 32, 32) Grad-CAM heatmaps of a loaded model for ``class_index`` (one class, or one
     per image), batched with other sessions' requests; None when the model is not loaded or the
@@ -513,11 +542,11 @@ def gradcam(name: str, images: np.ndarray, class_index) -> np.ndarray | None:
     from core.serving.batcher import Busy
 
     shared = shared_predictor()
-    if name not in shared.models:
+    if name not in shared.models or no_gradcam(name):
         return None
     try:
         return shared.gradcam(name, images, class_index)
-    except Busy:
+    except (Busy, ValueError):  # ValueError: GradCamUnavailable
         return None
 
 
@@ -532,12 +561,14 @@ def test_gradcam(name: str, rows, classes) -> np.ndarray | None:
     the model is not loaded or the shared worker is too busy (not cached, so tried again)."""
     from core.serving.batcher import Busy
 
-    if name not in predictor()[0].models or isinstance(test_images(), str) or not len(rows):
+    if no_gradcam(name) or isinstance(test_images(), str) or not len(rows):
+        return None
+    if name not in predictor()[0].models:
         return None
     try:
         rows, classes = tuple(map(int, rows)), tuple(map(int, classes))
         return _test_gradcam(root(), all_stamps(), name, rows, classes)
-    except Busy:
+    except (Busy, ValueError):  # ValueError: GradCamUnavailable
         return None
 
 

@@ -21,18 +21,19 @@ from core.store import artifacts
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
-def registry_names() -> list[str]:
-    """Model names in registry order (``core.models.registry``: no Keras)."""
-    from core.models.registry import REGISTRY
+def registry_names(root: str | os.PathLike | None = None) -> list[str]:
+    """Every model's name: the shipped ones in registry order, then those added to the
+    artifacts root (``core.store.catalog.list_models``: no Keras)."""
+    from core.store.catalog import list_models
 
-    return list(REGISTRY)
+    return list_models(root)
 
 
 def statuses(
     names: list[str] | None = None, root: str | os.PathLike | None = None
 ) -> dict[str, artifacts.Status]:
-    """The artifact status of every model (registry order)."""
-    return {n: artifacts.Artifact(n, root).status() for n in names or registry_names()}
+    """The artifact status of every model (shipped in registry order, then added ones)."""
+    return {n: artifacts.Artifact(n, root).status() for n in names or registry_names(root)}
 
 
 def artifact_key(name: str, root: str | os.PathLike | None = None) -> tuple:

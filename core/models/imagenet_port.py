@@ -11,8 +11,9 @@ import keras
 import numpy as np
 from keras import layers
 
-# ImageNet "caffe" preprocessing shared by ResNet50 and VGG16: RGB in [0, 255] -> BGR minus mean.
-CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+# ImageNet "caffe" preprocessing shared by ResNet50 and VGG16: RGB in [0, 255] -> BGR minus mean
+# (its mean is defined in the TensorFlow-free core.models.scaling).
+from core.models.scaling import CAFFE_MEAN_BGR
 
 
 def caffe_preprocess(name: str = "imagenet_preprocess", bgr: bool = True) -> layers.Layer:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.models.imagenet_port import CAFFE_MEAN_BGR
-
 if TYPE_CHECKING:
     import keras
 
+# Caffe's ImageNet mean, BGR; defined here (core.models.imagenet_port imports it) so that the
+# Train page can list the scalings without importing TensorFlow.
+CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 LAYER_NAME = "input_scaling"

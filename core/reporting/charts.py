@@ -40,6 +40,17 @@ def model_colour(label: str) -> str:
     return palette.by_any_label().get(label, palette.FALLBACK)
 
 
+def model_style(label: str) -> palette.Style:
+    """The whole style (colour, dash, marker, pattern) of the model a chart names ``label``."""
+    return palette.styles_by_any_label().get(label, palette.Style(palette.FALLBACK))
+
+
+def _line(label: str) -> dict:
+    """A model's line and marker for a ``lines+markers`` trace: added models are dashed."""
+    s = model_style(label)
+    return dict(line=dict(color=s.colour, dash=s.dash), marker=dict(symbol=s.marker, size=7))
+
+
 def confusion_figure(cm: np.ndarray | list, title: str = "", height: int = 420) -> go.Figure:
     """Counts per (true, predicted) class, the diagonal holding the right answers."""
     fig = px.imshow(
@@ -68,9 +79,11 @@ def per_class_figure(metrics_by_model: dict[str, dict], metric: str = "f1") -> g
         x="class",
         y=metric,
         color="model",
+        pattern_shape="model",
         barmode="group",
         range_y=[0, 1],
         color_discrete_map=palette.by_any_label(),
+        pattern_shape_map=palette.pattern_map(),
     )
     fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
     return fig
@@ -93,7 +106,7 @@ def reliability_figure(reliability_by_model: dict[str, Reliability]) -> go.Figur
             y=bins["accuracy"],
             mode="lines+markers",
             name=model,
-            line=dict(color=model_colour(model)),
+            **_line(model),
             customdata=bins["count"],
             hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images",
         )
@@ -118,7 +131,7 @@ def robustness_figure(corruption: str, results_by_model: dict[str, dict]) -> go.
             y=[result["clean_accuracy"], *values],
             mode="lines+markers",
             name=model,
-            line=dict(color=model_colour(model)),
+            **_line(model),
         )
     levels = ", ".join(f"{v:g}" for v in first["levels"])
     fig.update_layout(
@@ -153,6 +166,7 @@ def accuracy_figure(
             y=[accuracy],
             name=title,
             marker_color=palette.colour(name),
+            marker_pattern_shape=palette.style(name).pattern,
             offsetgroup="ours",
             hovertemplate=f"{title}<br>accuracy %{{y:.1%}}<extra></extra>",
         )
@@ -427,6 +441,8 @@ def risk_coverage_figure(
         y="accuracy",
         color="model",
         color_discrete_map=dict(colours or {}),
+        line_dash="model",
+        line_dash_map={m: model_style(m).dash for m in curves},
         custom_data=["threshold", "answered"],
     )
     fig.update_traces(

@@ -89,9 +89,10 @@ def _png(image: np.ndarray) -> str:
 
 
 def _title(name: str) -> str:
-    from core.store.catalog import title
+    """The model's title; an added model's marked "(imported)" (``core.store.catalog.label``)."""
+    from core.store.catalog import label
 
-    return title(name)
+    return label(name)
 
 
 def _minutes(seconds: float | None) -> str:

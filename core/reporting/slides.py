@@ -94,10 +94,11 @@ def load_results(root: str | os.PathLike | None = None, n_boot: int = 1000) -> R
 
 
 def title(name: str) -> str:
-    """The model's full title, shipped or added (its name if it is neither)."""
-    from core.store.catalog import title
+    """The model's full title, shipped or added (its name if it is neither); an added model's
+    marked "(imported)"."""
+    from core.store.catalog import label
 
-    return title(name)
+    return label(name)
 
 
 def _rgb(hex_colour: str) -> RGBColor:

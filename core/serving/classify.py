@@ -53,8 +53,10 @@ def classify_files(
     files: Iterable[tuple[str, bytes | str | os.PathLike]],
     k: int = 3,
     max_files: int | None = None,
+    models: Iterable[str] | None = None,
 ) -> list[Classified]:
-    """Decode every (name, bytes or path) and run all of ``predictor``'s models on the good ones.
+    """Decode every (name, bytes or path) and run ``predictor``'s models (only ``models``, when
+    given: a page's picker) on the good ones.
 
     Files past ``max_files`` are refused, not decoded. A ``SharedPredictor`` that is too busy
     (``core.serving.batcher.Busy``) gives every good file that one-line reason instead of answers.
@@ -64,9 +66,14 @@ def classify_files(
     decoded = decode_many(files[: len(files) - len(extra)])
     good = [d for d in decoded if d.array is not None]
     probs, busy = {}, None
-    if good and predictor.models:
+    if good and predictor.models and (models is None or list(models)):
         try:
-            probs = predictor.predict_each(np.stack([d.array for d in good]))
+            batch = np.stack([d.array for d in good])
+            probs = (
+                predictor.predict_each(batch)
+                if models is None
+                else predictor.predict_each(batch, models=list(models))
+            )
         except Busy as exc:
             busy = str(exc)
     scores, judge = probs.pop(ood.SCORE_KEY, None), getattr(predictor, "judge", None)

@@ -7,9 +7,10 @@ a ``SharedPredictor``, which batches the requests of concurrent sessions.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,15 +90,21 @@ class Predictor:
                 raise answer
         return out
 
-    def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
+    def predict_each(
+        self, batch: np.ndarray, models: Iterable[str] | None = None
+    ) -> dict[str, np.ndarray | Exception]:
         """Like ``predict``, but a model that fails gives its exception, not the whole call.
+        ``models``: only these of the loaded models (default: all), in loading order.
 
-        With a ``judge``, ``out[ood.SCORE_KEY]`` holds its unfamiliar-image scores, taken from
-        the same call as its probabilities.
+        With a ``judge`` (among ``models``), ``out[ood.SCORE_KEY]`` holds its unfamiliar-image
+        scores, taken from the same call as its probabilities.
         """
         batch = np.asarray(batch, dtype=np.float32)
+        wanted = None if models is None else set(models)
         out: dict[str, np.ndarray | Exception] = {}
         for name in self._graphs:
+            if wanted is not None and name not in wanted:
+                continue
             try:
                 probs, features = self._run(name, batch)
                 out[name] = probs
@@ -153,6 +160,8 @@ class SharedPredictor:
         self.batcher = batcher or DynamicBatcher()
         self.batcher.register(self.PREDICT, predictor.predict_each, priority=0)
         self._cams: dict = {}
+        self._subsets: set = set()
+        self._kinds_lock = threading.Lock()
         for name in self.models:
             self.batcher.register(
                 ("gradcam", name),
@@ -179,10 +188,23 @@ class SharedPredictor:
                 cam(probe, 0)
                 self._cams.setdefault(name, cam)
 
-    def predict_each(self, batch: np.ndarray) -> dict[str, np.ndarray | Exception]:
-        """``Predictor.predict_each`` of this caller's rows, batched with other callers'.
-        Raises ``core.serving.batcher.Busy`` when the queue is full or no answer came in time."""
-        return self.batcher(self.PREDICT, np.asarray(batch, dtype=np.float32))
+    def predict_each(
+        self, batch: np.ndarray, models: Iterable[str] | None = None
+    ) -> dict[str, np.ndarray | Exception]:
+        """``Predictor.predict_each`` of this caller's rows, batched with other callers' that
+        ask the same ``models`` (default: all). Raises ``core.serving.batcher.Busy`` when the
+        queue is full or no answer came in time."""
+        kind = self.PREDICT
+        if models is not None:
+            chosen = tuple(n for n in self.models if n in set(models))
+            if chosen != tuple(self.models):
+                kind = (self.PREDICT, chosen)
+                with self._kinds_lock:  # each subset gets its own queue, once
+                    if kind not in self._subsets:
+                        fn = functools.partial(self.predictor.predict_each, models=chosen)
+                        self.batcher.register(kind, fn, priority=0)
+                        self._subsets.add(kind)
+        return self.batcher(kind, np.asarray(batch, dtype=np.float32))
 
     def gradcam(self, name: str, images: np.ndarray, class_index) -> np.ndarray:
         """(N, H, W) Grad-CAM heatmaps of loaded model ``name`` (``core.analysis.gradcam``) for

@@ -5,7 +5,10 @@ artifacts root (``python -m core.add_model``), one ``ModelSpec`` each.
     spec_of(name, root) -> ModelSpec     # the registry's, or one built from config.json
     imported(name, root) -> dict | None  # config.json's "imported" section, if it is added
     is_shipped(name) -> bool
+    label(name, root) -> "My net (imported)"  # the title every page names a model by
 
+Read on every call, so a model added while the dashboard runs is listed at once; each added
+model's config.json is parsed again only when its size or mtime changes.
 TensorFlow-free, like the registry: an added model's spec is read from its config.json.
 """
 
@@ -18,6 +21,10 @@ from core.models.registry import REGISTRY, ModelSpec, TrainDefaults
 from core.store import artifacts
 
 FAMILY = "imported"
+MARK = "imported"
+
+# config.json path -> ((size, mtime_ns), its "imported" section or None)
+_SECTIONS: dict[str, tuple[tuple[int, int], dict | None]] = {}
 
 
 def is_shipped(name: str) -> bool:
@@ -30,10 +37,20 @@ def imported(name: str, root: str | os.PathLike | None = None) -> dict | None:
         return None
     path = artifacts.artifacts_root(root) / name / artifacts.CONFIG_FILE
     try:
+        found = path.stat()
+    except OSError:
+        return None
+    key = (found.st_size, found.st_mtime_ns)
+    cached = _SECTIONS.get(str(path))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
         section = json.loads(path.read_text()).get("imported")
     except (OSError, ValueError, AttributeError):
-        return None
-    return section if isinstance(section, dict) else None
+        section = None
+    section = section if isinstance(section, dict) else None
+    _SECTIONS[str(path)] = (key, section)
+    return section
 
 
 def imported_names(root: str | os.PathLike | None = None) -> list[str]:
@@ -83,3 +100,9 @@ def title(name: str, root: str | os.PathLike | None = None) -> str:
         return spec_of(name, root).title
     except KeyError:
         return name
+
+
+def label(name: str, root: str | os.PathLike | None = None) -> str:
+    """The title a page names the model by: an added model's ends in "(imported)"."""
+    shown = title(name, root)
+    return f"{shown} ({MARK})" if imported(name, root) is not None else shown

@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,12 +98,17 @@ class Progress:
 
     stages: tuple[str, ...]
     echo: bool = True
+    # Called with (step, steps, label) before each stage: the dashboard's progress bar, and
+    # its stop-checkpoint (it may raise to stop the import; the staging folder is removed).
+    on_stage: Callable[[int, int, str], None] | None = None
     path: Path | None = None
     started: float = field(default_factory=time.time)
     records: list[dict] = field(default_factory=list)
 
     def stage(self, label: str, note: str = "") -> None:
         step = self.stages.index(label)
+        if self.on_stage is not None:
+            self.on_stage(step, len(self.stages), label)
         if self.echo:
             elapsed = time.time() - self.started
             shown = f"{label}: {note}" if note else label
@@ -143,13 +149,18 @@ STAGES = (
 )
 
 
-def add_model(request: Request, echo: bool = True) -> dict:
+def add_model(
+    request: Request,
+    echo: bool = True,
+    on_stage: Callable[[int, int, str], None] | None = None,
+) -> dict:
     """Import ``request.file`` as ``request.name``; returns the artifact's config.json.
+    ``on_stage(step, steps, label)`` is called before each stage (``Progress.on_stage``).
 
     Raises ``ModelFileError``, ``ImportRefused``, ``DataError`` or ``TrainingLocked`` (one line
     each) before anything is written under the artifacts root."""
     started = time.time()
-    log = Progress(STAGES, echo)
+    log = Progress(STAGES, echo, on_stage)
     check_name(request.name, request.root, request.replace)
     unknown = sorted(set(request.skip) - set(ANALYSES))
     if unknown:
