@@ -193,3 +193,42 @@ def test_live_batch_table_and_its_csv_have_one_row_per_uploaded_image(fake_root,
         assert all(r[f"{model}_class"] in CLASS_NAMES for r in rows[:-1])
         shown = table[f"{model}_confidence"].tolist()[:-1]
         assert [float(r[f"{model}_confidence"]) for r in rows[:-1]] == pytest.approx(shown)
+
+
+def test_comparison_page_evaluates_a_labelled_zip_beside_cifar10(fake_root, monkeypatch):
+    samples = load_test_images(fake_root)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for row in ROWS:
+            z.writestr(
+                f"{CLASS_NAMES[samples.labels[row]]}/{row:05d}.png", _png(samples.images[row])
+            )
+        z.writestr("cat/corrupt.jpg", b"not an image")
+    at = _app("pages/comparison.py", fake_root, monkeypatch)
+    uploader = next(u for u in at.file_uploader if u.key == "own_zip")
+    uploader.set_value([("mine.zip", archive.getvalue(), "application/zip")]).run(timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"{len(ROWS)} photos evaluated, 1 skipped" in "\n".join(c.value for c in at.caption)
+    shift = next(d.value for d in at.dataframe if "accuracy change" in d.value.columns)
+    wrong = np.zeros(len(ROWS), bool)
+    for name, row in zip(FAKE_MODELS, shift.itertuples(index=False), strict=True):
+        stored = np.load(fake_root / name / "test_predictions.npz")
+        right = stored["probs"][ROWS].argmax(axis=1) == stored["y_true"][ROWS]
+        assert row[1] == pytest.approx(right.mean(), abs=1e-12)  # your photos: accuracy
+        wrong |= ~right
+    pairs = next(d.value for d in at.dataframe if "only A right" in d.value.columns)
+    assert len(pairs) == 1  # the two fake models
+    titles = [f.proto.spec for f in at.get("plotly_chart")]
+    assert any("Your photos:" in t for t in titles) and any("CIFAR-10 test:" in t for t in titles)
+    captions = [c for img in at.get("image") for c in img.captions if "models wrong" in c]
+    assert len(captions) == min(12, int(wrong.sum()))  # the hardest photos, described
+
+    bad = io.BytesIO()
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("cars/a.png", _png((1, 2, 3)))
+    uploader = next(u for u in at.file_uploader if u.key == "own_zip")
+    uploader.set_value([("bad.zip", bad.getvalue(), "application/zip")]).run(timeout=60)
+    assert [e.value for e in at.error] == [
+        "bad.zip: folder(s) 'cars' are not class names; name each folder after one of the ten "
+        f"classes: {', '.join(CLASS_NAMES)}"
+    ]
