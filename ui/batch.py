@@ -20,10 +20,7 @@ from ui.api import (
 )
 
 CARDS = 6  # result cards (with Grad-CAM) for the first images; the table has every image
-CAP = (
-    f"up to {MAX_BATCH} images at a time, or a .zip of them "
-    f"(at most {MAX_ZIP_BYTES / 2**20:g} MiB per file)"
-)
+CAP = f"up to {MAX_BATCH} images at a time, or a .zip of them; {MAX_ZIP_BYTES / 2**20:g} MiB a file"
 
 
 def entries(files: list[tuple[str, bytes]]) -> list:
@@ -54,6 +51,8 @@ def table(results: list, models: list[str]) -> None:
     rows = table_rows(results, models)
     frame = pd.DataFrame(rows)
     frame.insert(1, "image", [thumbnail(r.image) for r in results])
+    # The reason a file failed is long and mostly empty: last, after the answers.
+    frame = frame[[c for c in frame.columns if c != "problem"] + ["problem"]]
     answered = sum(1 for r in results if not r.error)
     flagged = int((frame["unfamiliar"] == "yes").sum())
     disagree = int((frame["agree"] == "no").sum())
