@@ -232,3 +232,26 @@ def test_comparison_page_evaluates_a_labelled_zip_beside_cifar10(fake_root, monk
         "bad.zip: folder(s) 'cars' are not class names; name each folder after one of the ten "
         f"classes: {', '.join(CLASS_NAMES)}"
     ]
+
+
+def test_a_batch_past_the_cap_keeps_every_name_and_says_why_the_rest_wait(tmp_path):
+    from core.data.uploads import MAX_BATCH, capped, from_uploads, gather
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(MAX_BATCH):
+            z.writestr(f"a/{i:03d}.png", b"png?")
+        z.writestr("__MACOSX/a/._000.png", b"resource fork")
+        z.writestr("a/notes.txt", b"hello")
+    entries = capped(from_uploads([("one.png", b"x"), ("many.zip", archive.getvalue())]))
+    assert len(entries) == MAX_BATCH + 2  # the resource fork is left out, the .txt is listed
+    assert entries[-1].name == "many.zip/a/notes.txt"
+    assert [e.error is None for e in entries] == [True] * MAX_BATCH + [False] * 2
+    assert entries[-2].error == (
+        f"many.zip/a/{MAX_BATCH - 1:03d}.png: not classified, at most {MAX_BATCH} images at a "
+        f"time (this batch has {MAX_BATCH + 2})"
+    )
+    assert from_uploads([("bad.zip", b"PK not really")])[0].error == (
+        "bad.zip: not a readable .zip archive"
+    )
+    assert gather([str(tmp_path / "*.png")])[0].error.endswith("*.png: no file matches")
