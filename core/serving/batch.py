@@ -29,7 +29,7 @@ from core.serving.predictor import Predictor, SharedPredictor
 
 # Images per predictor call: small enough for a progress bar that moves every few seconds
 # (ResNet50 averages six 160 px views) and for the shared worker's 30 s deadline.
-CHUNK: int = 16
+CHUNK: int = 8
 
 
 def unfamiliar_flag(res: Classified) -> bool | None:
