@@ -80,7 +80,7 @@ if not_loaded:
     with st.expander(f"{len(not_loaded)} model(s) not available here"):
         common.not_trained(not_loaded)
 
-results = batch.classify(predictor, batch.entries(files), k)
+results = batch.classify(predictor, files, k)
 batch.table(results, list(predictor.models))  # many images: a table and CSV, cards for a few
 cam_slots = []  # (image, model, predicted class, where its heatmap goes), filled in at the end
 for i, res in enumerate(results[: batch.CARDS]):

@@ -3,6 +3,8 @@ sortable table row per image and a CSV download. The work is ``core.serving.batc
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -29,8 +31,26 @@ def entries(files: list[tuple[str, bytes]]) -> list:
     return capped(from_uploads(files), MAX_BATCH)
 
 
-def classify(predictor, batch: list, k: int) -> list:
-    """Every entry's answers, under a progress bar that goes once they are all in."""
+def classify(predictor, files: list[tuple[str, bytes]], k: int) -> list:
+    """Every uploaded image's answers (``entries``), under a progress bar that goes once they
+    are all in. Kept for the session until the files, ``k`` or the models change: the page's
+    other widgets (abstain, heatmaps) rerun it, and 200 images take minutes on a busy CPU."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, data in files:
+        digest.update(name.encode("utf-8", "replace") + b"\0")
+        digest.update(hashlib.blake2b(data, digest_size=16).digest())
+    key = (digest.hexdigest(), k, tuple(predictor.models))
+    kept = st.session_state.get("batch_answers")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    results = _classify(predictor, entries(files), k)
+    # An image decoded but unanswered met a busy server (core.serving.batcher.Busy): ask again.
+    if not any(r.error and r.image is not None for r in results):
+        st.session_state["batch_answers"] = (key, results)
+    return results
+
+
+def _classify(predictor, batch: list, k: int) -> list:
     slot = st.empty()
     bar = slot.progress(0.0, text=f"Classifying {len(batch)} images…") if len(batch) > 1 else None
 
