@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import common, figures, links, tables
+from ui import common, figures, links, tables, your_photos
 from ui.api import CLASS_NAMES, charts, compare, short_label
 
 common.require_dashboard()
@@ -104,6 +104,8 @@ if fig is None:
 else:
     figures.chart(fig, "Training curves: loss and accuracy per epoch")
     st.caption("Solid: training data (augmented); dashed: the held-out validation split.")
+
+your_photos.section()  # a labelled .zip of the user's photos, every model on it
 
 # --- two models -------------------------------------------------------------------------------
 st.header("Where two models agree and disagree")

@@ -3,14 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from ui import common
+from ui import batch, common
 from ui.api import (
     CLASS_NAMES,
     MAX_BYTES,
-    MAX_FILES,
     SUPPORTED_FORMATS,
     abstain,
-    classify_files,
     short_label,
 )
 
@@ -29,8 +27,8 @@ st.write(
 
 left, right = st.columns([3, 1])
 uploads = left.file_uploader(
-    f"Images ({', '.join(SUPPORTED_FORMATS)}; up to {MAX_FILES} at a time)",
-    type=UPLOAD_TYPES,
+    f"Images ({', '.join(SUPPORTED_FORMATS)}; {batch.CAP})",
+    type=[*UPLOAD_TYPES, "zip"],
     accept_multiple_files=True,
     max_upload_size=MAX_BYTES // 2**20,  # Streamlit's server counts MB as 2**20 bytes
 )
@@ -97,17 +95,13 @@ if not_loaded:
     with st.expander(f"{len(not_loaded)} model(s) not available here"):
         common.not_trained(not_loaded)
 
-if len(files) > MAX_FILES:
-    st.warning(
-        f"{len(files)} images uploaded: only the first {MAX_FILES} are classified. "
-        "Remove some to classify the others."
-    )
 answering = [name for name in picked if name in predictor.models]
-results = classify_files(predictor, files, k=k, max_files=MAX_FILES, models=answering)
+results = batch.classify(predictor, files, k, models=answering)
 st.header("Answers")  # each image's name below is a level-3 heading: none skips a level
+batch.table(results, answering)  # many images: a table and CSV, cards for a few
 # (image, model, predicted class, what the heatmap's alt text starts with, where it goes)
 cam_slots = []
-for i, res in enumerate(results):
+for i, res in enumerate(results[: batch.CARDS]):
     if res.error:
         st.error(res.error)
         continue

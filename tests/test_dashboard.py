@@ -300,7 +300,8 @@ def test_live_classifies_good_uploads_and_reports_bad_ones(fake_root, monkeypatc
     ).run()
     _ok(at)
     assert [e.value for e in at.error] == ["broken.jpg: not a recognised image file"]
-    assert [h.value for h in at.subheader] == ["red.png", "blue.png"]
+    # The batch's table first (core.serving.batch), then a card per image.
+    assert [h.value for h in at.subheader] == ["All 3 images", "red.png", "blue.png"]
     # Top-3 bars per model and image, each labelled with its class and probability.
     bars = at.get("progress")
     assert len(bars) == 2 * 3 * len(FAKE_MODELS)

@@ -1,10 +1,12 @@
 """Classify image files with the trained models.
 
-    python -m core.predict IMAGE... [--models a,b] [--top-k 3] [--json]
+    python -m core.predict IMAGE... [--models a,b] [--top-k 3] [--json | --csv]
 
-Images of any common format and size go through ``core.data.images`` (the same validated path as
-the dashboard's uploads). A file that cannot be classified gets a one-line error; the others are
-still classified, and the exit status is 1 if any file failed.
+IMAGE may be a file, a folder (every file below it), a glob ("shots/**/*.png", quoted) or a
+``.zip``. Images of any common format and size go through ``core.data.images`` (the same
+validated path as the dashboard's uploads). A file that cannot be classified gets a one-line
+error (and, with --csv, a row that says why); the others are still classified, and the exit
+status is 1 if any file failed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import argparse
 import json
 import sys
 
-from core.serving.classify import classify_files
+from core.data.uploads import gather
+from core.serving.batch import classify_batch, table_rows, terminal_progress, to_csv
 from core.serving.predictor import Predictor
 from core.store.catalog import list_models
 
@@ -24,10 +27,20 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, GIF)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        help="image files (JPEG, PNG, WebP, BMP, GIF), folders, globs or .zip archives",
+    )
     parser.add_argument("--models", help="comma-separated model names (default: all trained)")
     parser.add_argument("--top-k", type=int, default=3)
-    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print results as JSON")
+    output.add_argument(
+        "--csv",
+        action="store_true",
+        help="print a CSV table: a header, then one row per image (unreadable ones say why)",
+    )
     parser.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
     parser.add_argument(
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
@@ -84,17 +97,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     width = max(len(name) for name in predictor.models)
+    entries = gather(args.images)
+    bar = terminal_progress(len(entries))
     results = []
-    for res in classify_files(predictor, ((path, path) for path in args.images), k=args.top_k):
+    classified = classify_batch(predictor, entries, k=args.top_k, progress=bar)
+    for res in classified:
         results.append(_as_json(res))
         if res.error:
             print(f"error: {res.error}", file=sys.stderr)
             continue
         for model, reason in res.failed.items():
             print(f"error: {res.name}: model {model} failed ({reason})", file=sys.stderr)
-        if not args.json:
+        if not args.json and not args.csv:
             _print_result(res, width)
     if args.json:
         print(json.dumps(results, indent=2))
+    elif args.csv:
+        sys.stdout.write(to_csv(table_rows(classified, predictor.models)))
     failures = any("error" in r or "failed" in r for r in results)
     return 1 if failures or (names and failed) else 0

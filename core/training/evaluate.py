@@ -2,6 +2,12 @@
 
 ``python -m core.evaluate MODEL`` recomputes every metric of an artifact from its stored
 probabilities and checks the result against its ``metrics.json``.
+
+``python -m core.evaluate --images DIR`` evaluates every trained model on your own labelled
+photos: DIR (or a ``.zip``) holds one sub-folder per class name (airplane, automobile, ...);
+unreadable files are skipped and counted. With ``--json``: ``{"images": N, "skipped": K,
+"models": {NAME: {"accuracy": ..., "accuracy_95ci": [low, high], ...}}, "mcnemar": [...],
+"worst": [...]}``.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import argparse
 import json
 import sys
 
+from core.data.uploads import BatchError, labelled
 from core.store import artifacts
 from core.store.consistency import metrics_mismatches
 from core.store.metrics import compute_metrics  # noqa: F401  (the metric formulas, re-exported)
@@ -40,14 +47,28 @@ def format_report(name: str, metrics: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.evaluate", description=__doc__)
-    parser.add_argument("model", help="model name (an artifacts/ folder)")
+    parser = argparse.ArgumentParser(
+        prog="python -m core.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", nargs="?", help="model name (an artifacts/ folder)")
+    parser.add_argument(
+        "--images",
+        metavar="DIR",
+        help="your labelled photos: a folder or .zip with one sub-folder per class name",
+    )
+    parser.add_argument("--models", help="with --images: comma-separated model names")
     parser.add_argument("--artifacts", help="artifacts folder (default: ./artifacts)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.add_argument(
         "--verbose", action="store_true", help="also show TensorFlow's own log lines"
     )
     args = parser.parse_args(argv)
+    if (args.model is None) == (args.images is None):
+        parser.error("give a MODEL to check, or --images DIR to evaluate your photos")
+    if args.images is not None:
+        return _own_photos(args)
 
     try:
         art = artifacts.Artifact(args.model, args.artifacts)
@@ -63,3 +84,76 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"matches {art.path / 'metrics.json'} exactly", file=sys.stderr)
     return 0
+
+
+def _own_photos(args) -> int:
+    """``--images``: every (or each named) trained model on a labelled folder or zip."""
+    from core.serving.batch import evaluate_labelled, terminal_progress
+    from core.serving.predictor import Predictor
+    from core.store.catalog import list_models
+
+    try:
+        entries = labelled(args.images)
+    except BatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = [n.strip() for n in args.models.split(",")] if args.models else None
+    known = list_models(args.artifacts)
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        print(
+            f"error: unknown model(s) {', '.join(unknown)}; choose from {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
+    predictor, failed = Predictor.from_artifacts(names, args.artifacts)
+    for name, reason in failed.items():
+        if names:
+            print(f"error: model {name} is {reason}", file=sys.stderr)
+    if not predictor.models:
+        print(
+            "error: no trained model is available; train one with python -m core.train",
+            file=sys.stderr,
+        )
+        return 2
+    result, _ = evaluate_labelled(predictor, entries, progress=terminal_progress(len(entries)))
+    for skipped in result["skipped_files"]:
+        print(f"skipped: {skipped['reason']}", file=sys.stderr)
+    if result["images"] == 0:
+        print(f"error: no readable image in {args.images}", file=sys.stderr)
+        return 2
+    for name in result["models"]:
+        try:
+            cifar = artifacts.Artifact(name, args.artifacts).metrics()
+        except artifacts.ArtifactError:
+            continue
+        result["models"][name]["cifar10_test_accuracy"] = cifar.get("accuracy")
+    print(json.dumps(result, indent=2) if args.json else format_own_photos(result))
+    return 0
+
+
+def format_own_photos(result: dict) -> str:
+    """The ``--images`` result as text: a line per model, McNemar's sentences, the worst images."""
+    lines = [
+        f"{result['images']} images evaluated, {result['skipped']} skipped, "
+        f"{result['unfamiliar']} flagged as unfamiliar"
+    ]
+    width = max(len(n) for n in result["models"])
+    for name, m in result["models"].items():
+        ci = m["accuracy_95ci"]
+        interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+        cifar = m.get("cifar10_test_accuracy")
+        shift = f"  (CIFAR-10 test {cifar:.3f})" if cifar is not None else ""
+        lines.append(
+            f"  {name:<{width}}  accuracy {m['accuracy']:.3f}{interval}  macro F1 "
+            f"{m['f1_macro']:.3f}{shift}"
+        )
+    if result["mcnemar"]:
+        lines.append("McNemar's exact test, every pair:")
+        lines += [f"  {pair['sentence']}" for pair in result["mcnemar"]]
+    if result["worst"]:
+        lines.append("hardest images (most models wrong, then least sure of the true class):")
+        for w in result["worst"]:
+            answers = ", ".join(f"{n} {a['class']}" for n, a in w["answers"].items())
+            lines.append(f"  {w['file']} ({w['label']}): {answers}")
+    return "\n".join(lines)
