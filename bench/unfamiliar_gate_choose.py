@@ -16,11 +16,13 @@ set (then the most faces) is kept. The test split is read only after the choice,
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from core.analysis import imagenet_gate  # noqa: E402
 from core.analysis.ood import auroc  # noqa: E402
@@ -28,47 +30,73 @@ from core.data.cifar10 import CLASS_NAMES  # noqa: E402
 from core.io.atomic import write_json  # noqa: E402
 
 FALSE_ALARMS = 0.04  # on validation: under the 5 % the test split may show, with room
-PRESENT_PASS = (None, 0.99, 0.995, 0.998)  # the own score's share of validation passing
+GATE_SHARES = (0.02, 0.025, 0.03, 0.035, 0.04)  # of FALSE_ALARMS' validation images, the gate's
+ATTRACTOR_SHARES = (None, 0.02, 0.01)  # classes that top this share of validation: CIFAR-like
 
 
 def _rates(flags: np.ndarray, groups: np.ndarray, names) -> dict[str, float]:
     return {str(n): round(float(flags[groups == g].mean()), 4) for g, n in names}
 
 
-def candidates(d: dict) -> list[dict]:
+def _below(values: np.ndarray, share: float) -> float:
+    """The threshold under which ``share`` of ``values`` fall (midway between two values)."""
+    ordered = np.sort(values)
+    k = int(np.floor(share * len(ordered)))
+    return float((ordered[k - 1] + ordered[k]) / 2) if k > 0 else float(ordered[0])
+
+
+def candidates(d: dict, present_model: str) -> list[dict]:
+    """Every rule tried, each with thresholds that flag FALSE_ALARMS of validation."""
     out = []
     for relations in (("member",), imagenet_gate.RELATIONS):
-        idx = imagenet_gate.cifar_like(relations)
-        m_val, m_choose = imagenet_gate.mass(d["val"], idx), imagenet_gate.mass(d["choose"], idx)
-        for keep in PRESENT_PASS:
-            present_t = None if keep is None else float(np.quantile(d["val_present"], keep))
-            present_val = (
-                np.zeros(len(m_val), bool) if keep is None else d["val_present"] > present_t
-            )
-            # the mass threshold that brings the union to FALSE_ALARMS on validation
-            allowed = max(0.0, FALSE_ALARMS - present_val.mean())
-            pool = np.sort(m_val[~present_val])
-            k = int(np.floor(allowed * len(m_val)))
-            mass_t = float(pool[k - 1] + 1e-9) if k > 0 else float(pool[0] - 1e-9)
-            if k > 0:
-                mass_t = float((pool[k - 1] + pool[k]) / 2)
-            flag_val = (m_val < mass_t) | present_val
-            flag_choose = m_choose < mass_t
-            if keep is not None:
-                flag_choose |= d["choose_present"] > present_t
-            out.append(
-                {
-                    "relations": list(relations),
-                    "mass_threshold": mass_t,
-                    "present_threshold": present_t,
-                    "present_pass": keep,
-                    "val_flagged": float(flag_val.mean()),
-                    "choose_flagged": float(flag_choose.mean()),
-                    "faces_flagged": float(flag_choose[d["choose_kinds"] == "face"].mean()),
-                    "auroc_mass": auroc(-m_val, -m_choose),
-                }
-            )
+        base = imagenet_gate.cifar_like(relations)
+        for share in ATTRACTOR_SHARES:
+            extra = () if share is None else imagenet_gate.attractors(d["val"], base, share)
+            for statistic in imagenet_gate.STATISTICS:
+                gate = imagenet_gate.Gate(
+                    "lite0", 224, relations, statistic, tuple(int(i) for i in extra),
+                    0.0, None, None, {},
+                )  # fmt: skip
+                l_val, l_choose = gate.likeness(d["val"]), gate.likeness(d["choose"])
+                for gate_share in GATE_SHARES:
+                    threshold = _below(l_val, gate_share)
+                    by_gate = l_val < threshold
+                    present_t = None
+                    if gate_share < FALSE_ALARMS:  # the rest of the budget: the own score
+                        rest = d["val_present"][~by_gate]
+                        k = int(round((FALSE_ALARMS - by_gate.mean()) * len(l_val)))
+                        present_t = float(np.sort(rest)[::-1][k]) if k > 0 else None
+                    rule = replace(
+                        gate,
+                        threshold=threshold,
+                        present_threshold=present_t,
+                        present_model=present_model if present_t is not None else None,
+                    )
+                    flag_val = rule.flags(l_val, d["val_present"])
+                    flag_choose = rule.flags(l_choose, d["choose_present"])
+                    out.append(
+                        {
+                            "rule": rule,
+                            "val_flagged": float(flag_val.mean()),
+                            "choose_flagged": float(flag_choose.mean()),
+                            "faces_flagged": float(flag_choose[d["choose_kinds"] == "face"].mean()),
+                            "auroc_likeness": auroc(-l_val, -l_choose),
+                        }
+                    )
     return out
+
+
+def _describe(rule: imagenet_gate.Gate) -> dict:
+    return {
+        "gate": rule.model,
+        "size": rule.size,
+        "relations": list(rule.relations),
+        "statistic": rule.statistic,
+        "extra": list(rule.extra),
+        "threshold": rule.threshold,
+        "present_threshold": rule.present_threshold,
+        "present_model": rule.present_model,
+    }
 
 
 def main() -> int:
@@ -82,39 +110,32 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
     args = parser.parse_args()
     d = dict(np.load(args.probs))
-    tried = candidates(d)
+    tried = candidates(d, str(d["present_model"]))
     for c in tried:
+        r = c["rule"]
         print(
-            f"{'+'.join(c['relations']):16} own score kept at {c['present_pass']}: validation "
+            f"{'+'.join(r.relations):16} +{len(r.extra)} {r.statistic:3} own "
+            f"{'-' if r.present_threshold is None else 'yes'}: validation "
             f"{c['val_flagged']:.1%}, choosing set {c['choose_flagged']:.1%} "
-            f"(faces {c['faces_flagged']:.1%}), AUROC of the mass {c['auroc_mass']:.3f}"
+            f"(faces {c['faces_flagged']:.1%}), AUROC {c['auroc_likeness']:.3f}"
         )
     best = max(tried, key=lambda c: (c["choose_flagged"], c["faces_flagged"]))
-    rule = {
-        "gate": args.gate,
-        "size": args.size,
-        "relations": best["relations"],
-        "mass_threshold": best["mass_threshold"],
-        "present_threshold": best["present_threshold"],
-        "present_model": str(d["present_model"]) if best["present_threshold"] else None,
-    }
-    gate = imagenet_gate.Gate(
-        args.gate,
-        args.size,
-        tuple(best["relations"]),
-        best["mass_threshold"],
-        best["present_threshold"],
-        rule["present_model"],
-        {},
-    )
-    idx = gate.indices()
+    gate = replace(best["rule"], model=args.gate, size=args.size)
+    rule = _describe(gate)
+    from imagenet_cifar10_map import labels  # the class names, from the ResNet50 archive
+
+    names = labels()
+    rule["extra_names"] = [names[i] for i in gate.extra]
     kinds = d["choose_kinds"]
-    flag_choose = gate.flags(imagenet_gate.mass(d["choose"], idx), d["choose_present"])
-    flag_val = gate.flags(imagenet_gate.mass(d["val"], idx), d["val_present"])
+    l_choose, l_val = gate.likeness(d["choose"]), gate.likeness(d["val"])
+    flag_choose = gate.flags(l_choose, d["choose_present"])
+    flag_val = gate.flags(l_val, d["val_present"])
     classes = list(enumerate(CLASS_NAMES))
     info = {
         "what": "the unfamiliar-image flag: EfficientNet-Lite0's ImageNet probability on "
-        "CIFAR-10-like classes, OR the CIFAR-10 model's own score (core.analysis.imagenet_gate)",
+        "CIFAR-10-like classes (statistic: max, the top one; sum, all of them; extra: classes "
+        "that blown-up 32x32 validation images are most often taken for), OR the CIFAR-10 "
+        "model's own score (core.analysis.imagenet_gate)",
         "rule": rule,
         "chosen_on": {
             "choosing_set": "bench/unfamiliar_choosing.py: drawn and photographed faces, text, "
@@ -123,16 +144,16 @@ def main() -> int:
             "false_alarm_target": FALSE_ALARMS,
             "how": "thresholds set so that the target share of validation images is flagged; "
             "the candidate flagging most of the choosing set kept",
-            "candidates": tried,
+            "candidates": [
+                {k: v for k, v in c.items() if k != "rule"} | _describe(c["rule"]) for c in tried
+            ],
         },
         "choosing_set": {
             "flagged": round(float(flag_choose.mean()), 4),
             "per_kind": {
                 k: round(float(flag_choose[kinds == k].mean()), 4) for k in dict.fromkeys(kinds)
             },
-            "auroc": round(
-                auroc(-imagenet_gate.mass(d["val"], idx), -imagenet_gate.mass(d["choose"], idx)), 4
-            ),
+            "auroc": round(auroc(-l_val, -l_choose), 4),
         },
         "validation": {
             "flagged": round(float(flag_val.mean()), 4),
@@ -147,15 +168,13 @@ def main() -> int:
     }
     if args.test:  # measured once, after the choice
         d |= dict(np.load(args.test))
-        m_test = imagenet_gate.mass(d["test"], idx)
-        flag_test = gate.flags(m_test, d["test_present"])
+        l_test = gate.likeness(d["test"])
+        flag_test = gate.flags(l_test, d["test_present"])
         info["test"] = {
             "flagged": round(float(flag_test.mean()), 4),
             "per_class": _rates(flag_test, d["y_test"], classes),
-            "auroc_vs_choosing_set": round(
-                auroc(-m_test, -imagenet_gate.mass(d["choose"], idx)), 4
-            ),
-            "n": int(len(m_test)),
+            "auroc_vs_choosing_set": round(auroc(-l_test, -l_choose), 4),
+            "n": int(len(l_test)),
         }
     if args.latency_s is not None:
         info["latency_s"] = args.latency_s

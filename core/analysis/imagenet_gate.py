@@ -2,17 +2,18 @@
 
 An ImageNet network has seen faces, text, shapes and textures as what they are; a CIFAR-10
 model has not. The gate runs EfficientNet-Lite0 with its 1000-class ImageNet top (weights that
-install with requirements.txt, so it works offline) on the upload at ``SIZE`` px, and adds up
-its probability on the ImageNet classes that are CIFAR-10-like (``imagenet_cifar10.json``,
-written by ``bench/imagenet_cifar10_map.py`` from WordNet's subtrees: dogs, cats, birds, frogs,
-ruminants, ships, trucks ...). Little mass there means "not one of the ten". That score is
+install with requirements.txt, so it works offline) on the upload at ``SIZE`` px, and reads its
+probability on the ImageNet classes that are CIFAR-10-like (``imagenet_cifar10.json``, written
+by ``bench/imagenet_cifar10_map.py`` from WordNet's subtrees: dogs, cats, birds, frogs,
+ruminants, ships, trucks ...; plus the few classes a blown-up 32x32 image is taken for,
+``attractors``). Little probability there means "not one of the ten". That score is
 combined with the CIFAR-10 model's own (``core.analysis.ood``) as ``gate.json`` says
 (``Gate.flags``); both thresholds were chosen on the choosing set and CIFAR-10's validation
 split (``bench/unfamiliar_gate_choose.py``).
 
-    gate = Gate.load()                 # None without gate.json
-    gate.mass(probabilities)           # probability on CIFAR-10-like ImageNet classes
-    gate.flags(mass, present_score)    # the flag
+    gate = Gate.load()                      # None without gate.json
+    gate.likeness(probabilities)            # top probability on a CIFAR-10-like class
+    gate.flags(likeness, present_score)     # the flag
 """
 
 from __future__ import annotations
@@ -42,6 +43,24 @@ def cifar_like(relations: tuple[str, ...] = RELATIONS) -> np.ndarray:
 def mass(probabilities: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """Each row's probability on ``indices`` (the CIFAR-10-like ImageNet classes)."""
     return np.asarray(probabilities, dtype=np.float64)[:, indices].sum(axis=1)
+
+
+def top(probabilities: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Each row's largest probability on one of ``indices``."""
+    return np.asarray(probabilities, dtype=np.float64)[:, indices].max(axis=1)
+
+
+STATISTICS = {"max": top, "sum": mass}
+
+
+def attractors(probabilities: np.ndarray, indices: np.ndarray, share: float) -> np.ndarray:
+    """ImageNet classes outside ``indices`` that are the top class of at least ``share`` of
+    the (CIFAR-10 validation) images in ``probabilities``: what a 32x32 image blown up to the
+    gate's size looks like to it (a blurred dog is a "fox squirrel" more often than a dog)."""
+    tops = np.asarray(probabilities).argmax(axis=1)
+    counts = np.bincount(tops, minlength=np.asarray(probabilities).shape[1])
+    counts[indices] = 0
+    return np.flatnonzero(counts >= share * len(tops))
 
 
 def gate_input(image: Image.Image | np.ndarray, size: int = SIZE) -> np.ndarray:
@@ -85,41 +104,55 @@ def compiled_gate(name: str = "lite0", size: int = SIZE):
 
 @dataclass(frozen=True)
 class Gate:
-    """The chosen rule: flag when the CIFAR-10-like mass is below ``mass_threshold``, or (with
-    ``present_threshold``) when the CIFAR-10 model's own score is above it."""
+    """The chosen rule: flag when the ImageNet network's ``statistic`` ("max" or "sum") of
+    probability on the CIFAR-10-like classes (``relations`` of the mapping, plus ``extra``
+    classes chosen on validation) is below ``threshold``, or (with ``present_threshold``) when
+    the CIFAR-10 model ``present_model``'s own score is above that."""
 
     model: str
     size: int
     relations: tuple[str, ...]
-    mass_threshold: float
-    present_threshold: float | None  # None: the mass alone decides
+    statistic: str
+    extra: tuple[int, ...]
+    threshold: float
+    present_threshold: float | None  # None: the ImageNet network alone decides
     present_model: str | None
     info: dict  # gate.json as read: how it was chosen, what it costs
 
     @classmethod
     def load(cls, root: str | os.PathLike | None = None) -> Gate | None:
         """``artifacts/unfamiliar/gate.json``, or None if missing or unreadable."""
+        info = summary(root)
+        if info is None:
+            return None
         try:
-            info = json.loads((gate_dir(root) / GATE_JSON).read_text())
             rule = info["rule"]
-            return cls(
+            present = rule.get("present_threshold")
+            gate = cls(
                 str(rule["gate"]),
                 int(rule["size"]),
                 tuple(rule["relations"]),
-                float(rule["mass_threshold"]),
-                None if rule.get("present_threshold") is None else float(rule["present_threshold"]),
+                str(rule["statistic"]),
+                tuple(int(i) for i in rule["extra"]),
+                float(rule["threshold"]),
+                None if present is None else float(present),
                 rule.get("present_model"),
                 info,
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
+        return gate if gate.statistic in STATISTICS and gate.model in GATES else None
 
     def indices(self) -> np.ndarray:
-        return cifar_like(self.relations)
+        return np.union1d(cifar_like(self.relations), np.array(self.extra, np.int64))
 
-    def flags(self, cifar_mass: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    def likeness(self, probabilities: np.ndarray) -> np.ndarray:
+        """How CIFAR-10-like each row of ImageNet probabilities is (lower: less)."""
+        return STATISTICS[self.statistic](probabilities, self.indices())
+
+    def flags(self, likeness: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
         """True where an image is flagged as unlike CIFAR-10."""
-        flagged = np.asarray(cifar_mass) < self.mass_threshold
+        flagged = np.asarray(likeness) < self.threshold
         if self.present_threshold is not None and present is not None:
             flagged = flagged | (np.asarray(present) > self.present_threshold)
         return flagged
