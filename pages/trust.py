@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import common, links
+from ui import common, links, unfamiliar
 from ui.api import (
     CORRUPTIONS,
     SEVERITIES,
@@ -168,6 +168,7 @@ if missing:
 
 # --- unfamiliar images (issue 21) ---------------------------------------------------------------
 st.header("Does it notice an image unlike CIFAR-10?")
+unfamiliar.gate_section()
 ood_summaries = {n: s for n in ready if (s := common.ood_summary(n))}
 if ood_summaries:
     st.write(
