@@ -95,11 +95,12 @@ def _png(array: np.ndarray) -> bytes:
 def test_predict_json_flags_a_page_of_text_but_not_a_cifar_test_image(
     tmp_path, capsys, monkeypatch
 ):
-    from core.serving import predict, unfamiliar
+    from core.serving import predict
+    from core.serving.unfamiliar import GateRunner
     from core.store.samples import load_test_images
 
     # the own score alone, as without the ImageNet gate (tests/test_unfamiliar_gate.py)
-    monkeypatch.setattr(unfamiliar.GateRunner, "load", classmethod(lambda cls, root=None: None))
+    monkeypatch.setattr(GateRunner, "load", classmethod(lambda cls, root=None: None))
 
     judge = ood.decider({n: ood.summary(n, REAL) for n in ("custom", "vgg12", "vgg12_opt")})
     assert judge, "the shipped models carry their ood.json"
