@@ -114,3 +114,20 @@ def test_the_rule_ors_the_gate_with_the_own_score_of_the_model_it_was_chosen_wit
     assert flag.message().startswith(HEADLINE)
     assert flag.as_json() | {"unfamiliar": True} == flag.as_json()
     assert not Flag(0.5, 0.2, None, None).unfamiliar
+
+
+def test_trust_page_and_report_say_how_the_flag_was_chosen_and_what_it_costs(monkeypatch):
+    from core.reporting.report import _unfamiliar_section
+    from tests.test_dashboard import _app, _ok
+
+    info = imagenet_gate.summary(REAL)
+    at = _app("pages/trust.py", REAL, monkeypatch)
+    _ok(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["CIFAR-10 test flagged (false alarms)"] == f"{info['test']['flagged']:.1%}"
+    assert metrics["Choosing set flagged"] == f"{info['choosing_set']['flagged']:.1%}"
+    shown = "\n".join(str(m.value) for m in at.markdown)
+    assert "never on the test set" in shown
+    section = _unfamiliar_section(["vgg12"], REAL)
+    assert "before any answer" in section
+    assert f"{info['test']['flagged']:.1%} of CIFAR-10 test images flagged" in section
