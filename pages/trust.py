@@ -179,7 +179,7 @@ if ood_summaries:
         "was chosen on)."
     )
     titles = {n: common.title(n) for n in ood_summaries}
-    table = pd.DataFrame(ood.table_rows(ood_summaries, titles))
+    table = pd.DataFrame(ood.table_rows(ood_summaries, titles, unfamiliar.judged_by()))
     percent = {c: "{:.1%}" for c in ("detected at 5% false alarms", "CIFAR-10 test flagged")}
     st.dataframe(
         table.style.format({**percent, "AUROC": "{:.3f}", "threshold": "{:.4g}"}),

@@ -128,6 +128,10 @@ def test_trust_page_and_report_say_how_the_flag_was_chosen_and_what_it_costs(mon
     assert metrics["Choosing set flagged"] == f"{info['choosing_set']['flagged']:.1%}"
     shown = "\n".join(str(m.value) for m in at.markdown)
     assert "never on the test set" in shown
+    from core.store.catalog import title
+
+    deciding = [m for m in at.dataframe[-1].value["model"] if m.endswith("(decides)")]
+    assert deciding == [f"{title(info['rule']['present_model'])} (decides)"]
     section = _unfamiliar_section(["vgg12"], REAL)
     assert "before any answer" in section
     assert f"{info['test']['flagged']:.1%} of CIFAR-10 test images flagged" in section

@@ -33,6 +33,12 @@ def _gate_summary(root: str) -> dict | None:
     return summary(root)
 
 
+def judged_by() -> str | None:
+    """The model whose own score the Live page's flag uses (gate.json), or None."""
+    info = _gate_summary(common.root())
+    return info["rule"].get("present_model") if info else None
+
+
 def _likeness(rule: dict) -> str:
     """The gate's statistic in words (``core.analysis.imagenet_gate.Gate``)."""
     extra = rule.get("extra_names") or []

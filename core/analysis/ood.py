@@ -501,9 +501,14 @@ def decider(summaries: dict[str, dict]) -> str | None:
 # --- tables and figures (no TensorFlow) --------------------------------------------------------
 
 
-def table_rows(summaries: dict[str, dict], titles: dict[str, str] | None = None) -> list[dict]:
-    """One row per model with ood.json: its method and the numbers on the unfamiliar test set."""
-    judge = decider(summaries)
+def table_rows(
+    summaries: dict[str, dict], titles: dict[str, str] | None = None, judge: str | None = None
+) -> list[dict]:
+    """One row per model with ood.json: its method and the numbers on the unfamiliar test set.
+
+    ``judge``: the model whose score the flag uses (the ImageNet gate's, ``gate.json``), else
+    the ``decider``."""
+    judge = judge if judge in summaries else decider(summaries)
     rows = []
     for name, info in summaries.items():
         test = info["test"]

@@ -306,7 +306,8 @@ def _unfamiliar_section(names: list[str], root) -> str:
     if not summaries:
         return "<h2>Does it notice an image unlike CIFAR-10?</h2>" + gate if gate else ""
     titles = {n: _title(n) for n in summaries}
-    frame = pd.DataFrame(ood.table_rows(summaries, titles))
+    judge = (imagenet_gate.summary(root) or {}).get("rule", {}).get("present_model")
+    frame = pd.DataFrame(ood.table_rows(summaries, titles, judge))
     for col in ("detected at 5% false alarms", "CIFAR-10 test flagged"):
         frame[col] = frame[col].map("{:.1%}".format)
     frame["AUROC"] = frame["AUROC"].map("{:.3f}".format)
