@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import batch, common
+from ui import batch, common, unfamiliar
 from ui.api import (
     CLASS_NAMES,
     MAX_BYTES,
@@ -107,14 +107,16 @@ for i, res in enumerate(results[: batch.CARDS]):
         continue
     st.subheader(res.name)
     models = list(res.top)
+    # The unfamiliar-image flag first; the answers that follow are then only guesses.
+    flagged = unfamiliar.flag_banner(res)
+    if flagged:
+        unfamiliar.guesses_caption(res)
     # The verdict over the whole width: in the picture's narrow column it wrapped word by word.
-    if res.agree is True:
+    elif res.agree is True:
         st.success(f"All models agree: **{res.top1[models[0]]}**")
     elif res.agree is False:
         picks = ", ".join(f"{short_label(m)}: {c}" for m, c in res.top1.items())
         st.warning(f"The models disagree ({picks})")
-    if res.unfamiliar is not None and res.unfamiliar.unfamiliar:  # core.analysis.ood; answers stay
-        st.warning(res.unfamiliar.message(), icon=":material/travel_explore:")
     for model, reason in res.failed.items():
         st.error(f"{common.title(model)} gave no answer ({reason}).")
     picture, cards = st.columns([1, 5])
@@ -132,7 +134,10 @@ for i, res in enumerate(results[: batch.CARDS]):
     # Short labels in the cards (a full title wrapped over three lines), the title as tooltip.
     for col, model in zip(slots, models, strict=False):
         box = col.container(border=True, key=f"pred_{i}_{model}")
-        box.markdown(f"**{short_label(model)}**: {res.top1[model]}", help=common.title(model))
+        head = f"**{short_label(model)}**: {res.top1[model]}"
+        if flagged:  # played down: a guess, not an answer
+            head = f"{short_label(model)}: *guess* {res.top1[model]}"  # grey text fails AA
+        box.markdown(head, help=common.title(model))
         for cls, prob in res.top[model]:
             box.progress(min(max(prob, 0.0), 1.0), text=f"{cls} · {prob:.1%}")
         sure = abstain.confidence(res.probs[model], common.temperature(model))

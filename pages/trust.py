@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import common, figures, links
+from ui import common, figures, links, unfamiliar
 from ui.api import (
     CORRUPTIONS,
     SEVERITIES,
@@ -175,6 +175,7 @@ if missing:
 
 # --- unfamiliar images (issue 21) ---------------------------------------------------------------
 st.header("Does it notice an image unlike CIFAR-10?")
+unfamiliar.gate_section()
 ood_summaries = {n: s for n in ready if (s := common.ood_summary(n))}
 if ood_summaries:
     st.write(
@@ -185,7 +186,7 @@ if ood_summaries:
         "was chosen on)."
     )
     titles = {n: common.title(n) for n in ood_summaries}
-    table = pd.DataFrame(ood.table_rows(ood_summaries, titles))
+    table = pd.DataFrame(ood.table_rows(ood_summaries, titles, unfamiliar.judged_by()))
     percent = {c: "{:.1%}" for c in ("detected at 5% false alarms", "CIFAR-10 test flagged")}
     st.dataframe(
         table.style.format({**percent, "AUROC": "{:.3f}", "threshold": "{:.4g}"}),

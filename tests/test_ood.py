@@ -92,9 +92,15 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def test_predict_json_flags_a_page_of_text_but_not_a_cifar_test_image(tmp_path, capsys):
+def test_predict_json_flags_a_page_of_text_but_not_a_cifar_test_image(
+    tmp_path, capsys, monkeypatch
+):
     from core.serving import predict
+    from core.serving.unfamiliar import GateRunner
     from core.store.samples import load_test_images
+
+    # the own score alone, as without the ImageNet gate (tests/test_unfamiliar_gate.py)
+    monkeypatch.setattr(GateRunner, "load", classmethod(lambda cls, root=None: None))
 
     judge = ood.decider({n: ood.summary(n, REAL) for n in ("custom", "vgg12", "vgg12_opt")})
     assert judge, "the shipped models carry their ood.json"
@@ -144,7 +150,8 @@ def test_live_page_warns_about_an_unfamiliar_image_and_keeps_its_answers(
     noise = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     at.file_uploader[0].set_value([("noise.png", _png(noise), "image/png")]).run()
     _ok(at)
-    warnings = [w.value for w in at.warning if "unlike the training images" in w.value]
+    # shown as an error, above the answers (ui.unfamiliar.flag_banner)
+    warnings = [w.value for w in at.error if "unlike the training images" in w.value]
     assert len(warnings) == 1
     assert "95% of test images score below -1" in warnings[0]
     assert warnings[0].endswith("treat the answers as guesses.")

@@ -10,7 +10,7 @@ import contextlib
 import io
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,9 @@ class DecodeResult:
     name: str
     array: np.ndarray | None
     error: str | None
+    # The whole image at another size (``decode_many(..., also)``): the unfamiliar-image
+    # gate's input (core.analysis.imagenet_gate), made from the full-resolution decode.
+    also: np.ndarray | None = None
 
 
 def load_image(source: bytes | str | os.PathLike, name: str | None = None) -> Image.Image:
@@ -114,12 +117,20 @@ def decode_for_model(source: bytes | str | os.PathLike, name: str | None = None)
     return to_model_input(load_image(source, name))
 
 
-def decode_many(sources: Iterable[tuple[str, bytes | str | os.PathLike]]) -> list[DecodeResult]:
-    """Decode each (name, source) in order; one bad file never stops the others."""
+def decode_many(
+    sources: Iterable[tuple[str, bytes | str | os.PathLike]],
+    also: Callable[[Image.Image], np.ndarray] | None = None,
+) -> list[DecodeResult]:
+    """Decode each (name, source) in order; one bad file never stops the others.
+
+    ``also``, if given, makes a second input from each full-size decoded image
+    (``DecodeResult.also``)."""
     results = []
     for name, source in sources:
         try:
-            results.append(DecodeResult(name, decode_for_model(source, name), None))
+            image = load_image(source, name)
+            extra = also(image) if also is not None else None
+            results.append(DecodeResult(name, to_model_input(image), None, extra))
         except ImageRejected as exc:
             results.append(DecodeResult(name, None, str(exc)))
     return results

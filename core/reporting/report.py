@@ -37,6 +37,7 @@ from core.analysis import (
     calibration,
     compare,
     embedding,
+    imagenet_gate,
     ood,
     robustness,
     stats,
@@ -272,14 +273,42 @@ def _abstain_section(names: list[str], data: dict, root) -> str:
     )
 
 
+def _gate_paragraph(root) -> str:
+    """The flag uploads get (``core.analysis.imagenet_gate``): how it was chosen, its costs."""
+    info = imagenet_gate.summary(root)
+    if info is None:
+        return ""
+    rule, choose, val = info["rule"], info["choosing_set"], info["validation"]
+    test = info.get("test")
+    kinds = ", ".join(f"{k} {v:.0%}" for k, v in choose["per_kind"].items())
+    word = "any" if rule["statistic"] == "max" else "all its"
+    return (
+        "<p>An upload is flagged <b>before any answer</b> (&ldquo;This does not look like any "
+        "of the ten CIFAR-10 classes&rdquo;) when EfficientNet-Lite0's ImageNet classifier "
+        f"gives less than {rule['threshold']:.1%} to {word} CIFAR-10-like ImageNet classes"
+        + (
+            f", or when {_esc(str(rule['present_model']))}'s own score is above "
+            f"{rule['present_threshold']:.4g}"
+            if rule.get("present_threshold") is not None
+            else ""
+        )
+        + f". Chosen on a choosing set (flagged: {kinds}; AUROC of the ImageNet part "
+        f"{choose['auroc']:.3f}) and CIFAR-10's validation split ({val['flagged']:.1%} flagged)"
+        + (f"; {test['flagged']:.1%} of CIFAR-10 test images flagged" if test else "")
+        + ".</p>"
+    )
+
+
 def _unfamiliar_section(names: list[str], root) -> str:
     """Unfamiliar-image detection (``core.analysis.ood``): the table of the Trust page and its
     figure."""
     summaries = {n: s for n in names if (s := ood.summary(n, root))}
+    gate = _gate_paragraph(root)
     if not summaries:
-        return ""
+        return "<h2>Does it notice an image unlike CIFAR-10?</h2>" + gate if gate else ""
     titles = {n: _title(n) for n in summaries}
-    frame = pd.DataFrame(ood.table_rows(summaries, titles))
+    judge = (imagenet_gate.summary(root) or {}).get("rule", {}).get("present_model")
+    frame = pd.DataFrame(ood.table_rows(summaries, titles, judge))
     for col in ("detected at 5% false alarms", "CIFAR-10 test flagged"):
         frame[col] = frame[col].map("{:.1%}".format)
     frame["AUROC"] = frame["AUROC"].map("{:.3f}".format)
@@ -287,6 +316,7 @@ def _unfamiliar_section(names: list[str], root) -> str:
     return "\n".join(
         [
             "<h2>Does it notice an image unlike CIFAR-10?</h2>",
+            gate,
             _table(frame),
             "<p class='muted'>On the unfamiliar test set (photos shipped with scikit-image and "
             "scikit-learn and rendered patterns, none of the ten classes, apart from the set the "

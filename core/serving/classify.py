@@ -17,6 +17,7 @@ from core.analysis import ood
 from core.data.images import decode_many, one_line
 from core.serving.batcher import Busy
 from core.serving.predictor import Prediction, Predictor, SharedPredictor
+from core.serving.unfamiliar import Flag
 
 # The first line of an error TensorFlow raised from a compiled graph.
 _GRAPH_ERROR = "Graph execution error:"
@@ -33,9 +34,9 @@ class Classified:
     top: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # model -> top-k
     failed: dict[str, str] = field(default_factory=dict)  # model -> why it gave no answer
     probs: dict[str, np.ndarray] = field(default_factory=dict)  # model -> all 10 probabilities
-    unfamiliar: ood.Verdict | None = (
-        None  # how unlike CIFAR-10 it is (core.analysis.ood), if judged
-    )
+    # How unlike CIFAR-10 it is: the ImageNet gate with the own score (core.serving.unfamiliar),
+    # or the own score alone (core.analysis.ood) without a gate; None if not judged.
+    unfamiliar: Flag | ood.Verdict | None = None
 
     @property
     def top1(self) -> dict[str, str]:
@@ -63,9 +64,10 @@ def classify_files(
     """
     files = list(files)
     extra = files[max_files:] if max_files is not None else []
-    decoded = decode_many(files[: len(files) - len(extra)])
+    gate = getattr(predictor, "gate", None)
+    decoded = decode_many(files[: len(files) - len(extra)], gate.gate_input if gate else None)
     good = [d for d in decoded if d.array is not None]
-    probs, busy = {}, None
+    probs, busy, likeness = {}, None, None
     if good and predictor.models and (models is None or list(models)):
         try:
             batch = np.stack([d.array for d in good])
@@ -76,6 +78,8 @@ def classify_files(
             )
         except Busy as exc:
             busy = str(exc)
+        if gate is not None and not busy:
+            likeness = gate.likeness(np.stack([d.also for d in good]))
     scores, judge = probs.pop(ood.SCORE_KEY, None), getattr(predictor, "judge", None)
     results, row = [], 0
     for d in decoded:
@@ -87,6 +91,8 @@ def classify_files(
         failed = {m: _reason(e) for m, e in probs.items() if isinstance(e, BaseException)}
         probs_row = {model: p[row] for model, p in answered.items()}
         verdict = judge.verdict(scores[row]) if judge and scores is not None else None
+        if likeness is not None:
+            verdict = gate.flag(likeness[row], verdict)
         results.append(Classified(d.name, d.array, None, top, failed, probs_row, verdict))
         row += 1
     for name, _ in extra:

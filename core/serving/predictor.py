@@ -36,8 +36,10 @@ class Prediction:
 class Predictor:
     """Loaded models by name; one copy per process, safe to call from several threads."""
 
-    def __init__(self, models: dict, judge: ood.Judge | None = None):
+    def __init__(self, models: dict, judge: ood.Judge | None = None, gate=None):
         self.models = models
+        # The ImageNet gate of unfamiliar images (core.serving.unfamiliar.GateRunner), if any.
+        self.gate = gate
         # The model whose features decide the unfamiliar-image flag (core.analysis.ood), if loaded.
         self.judge = judge if judge is not None and judge.model in models else None
         self._locks = {name: threading.Lock() for name in models}
@@ -79,7 +81,13 @@ class Predictor:
                 models[name] = model
             except artifacts.ArtifactError as exc:
                 failed[name] = f"broken: {exc}"
-        return cls(models, ood.Judge.from_artifacts(list(models), root)), failed
+        from core.serving.unfamiliar import GateRunner
+
+        gate = GateRunner.load(root) if models else None
+        # The gate's rule was chosen with one model's own score: that model judges, if loaded.
+        own = gate and gate.gate.present_model
+        judged = [own] if own in models else list(models)
+        return cls(models, ood.Judge.from_artifacts(judged, root), gate), failed
 
     def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """(N, 32, 32, 3) floats in [0, 1] -> {model: (N, 10) probabilities}; raises the first
@@ -157,6 +165,7 @@ class SharedPredictor:
         self.predictor = predictor
         self.models = predictor.models
         self.judge = predictor.judge
+        self.gate = predictor.gate
         self.batcher = batcher or DynamicBatcher()
         self.batcher.register(self.PREDICT, predictor.predict_each, priority=0)
         self._cams: dict = {}
