@@ -16,10 +16,12 @@ from core.data.images import MAX_BYTES
 from core.models.registry import REGISTRY
 from core.reporting.palette import short_label
 from core.store import artifacts
+from tests.axe_harness import AxeUnavailable, audit, axe_source, blocking
 from tests.browser_harness import (
     PAGES,
     ROOT,
     disagreed_test_image,
+    foreign_requests,
     fresh_server_and_browser,
     upload,
     wait_for_predictions,
@@ -51,10 +53,52 @@ CARD_LINES_JS = """() => [...document.querySelectorAll('[class*="st-key-pred_"]'
 })"""
 
 
+# Text that CSS cuts with an ellipsis ("Model 1 (12-la…", a "Copy link" button shown as "C…").
+TRUNCATED_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] *')].filter(e =>
+    e.offsetWidth > 0 && e.tagName !== 'INPUT' && getComputedStyle(e).textOverflow === 'ellipsis'
+    && e.scrollWidth > e.clientWidth + 1
+).map(e => e.textContent.trim().slice(0, 60))"""
+COPY_LINK_JS = """() => [...document.querySelectorAll('[data-testid="stPopoverButton"]')].map(b => {
+    const label = [...b.querySelectorAll('p')].find(p => p.textContent.includes('Copy'));
+    return [label ? label.textContent : b.textContent, label ? label.scrollWidth : 0,
+            label ? label.getBoundingClientRect().width : 0];
+})"""
+# Pixel sizes of the Live page's Grad-CAM maps, as drawn.
+HEATMAP_SIZES_JS = """() => [...document.querySelectorAll('img[alt*="Grad-CAM"]')].map(i => {
+    const r = i.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)];
+})"""
+
+
 @pytest.fixture(scope="module")
 def browser_page():
     with fresh_server_and_browser({WARM_UP_ENV: "1"}, viewport=(WIDTH, HEIGHT)) as (url, page):
         yield url, page
+
+
+@pytest.fixture(scope="module")
+def axe():
+    """axe-core's script, fetched with npm once into the studio's cache."""
+    try:
+        return axe_source()
+    except AxeUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def elsewhere(browser_page):
+    """Every request the module's page makes to a host other than the studio's server."""
+    return foreign_requests(browser_page[1])
+
+
+def _accessible(page, axe: str, elsewhere: list[str], where: str) -> None:
+    """The page as it is now: no critical or serious axe-core violation, nothing asked of
+    another host, no label cut short, a whole "Copy link"."""
+    page.wait_for_timeout(1000)  # charts and images draw after the script has finished
+    assert not blocking(audit(page, axe)), (where, blocking(audit(page, axe)))
+    assert not elsewhere, (where, sorted(set(elsewhere)))
+    assert page.evaluate(TRUNCATED_JS) == [], where
+    for label, needed, shown in page.evaluate(COPY_LINK_JS):
+        assert label == "Copy link" and needed <= shown + 1, (where, label, needed, shown)
 
 
 def test_live_uploader_is_there_at_once_and_an_early_upload_is_answered_after_warm_up(
@@ -82,9 +126,10 @@ def test_live_uploader_is_there_at_once_and_an_early_upload_is_answered_after_wa
 
 
 @pytest.mark.parametrize("label", list(PAGES))
-def test_every_page_renders_without_an_exception(browser_page, label):
+def test_every_page_renders_without_an_exception(browser_page, axe, elsewhere, label):
     url, page = browser_page
     path, heading = PAGES[label]
+    elsewhere.clear()
     page.goto(f"{url}/{path}")
     wait_rendered(page)
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -93,6 +138,69 @@ def test_every_page_renders_without_an_exception(browser_page, label):
     assert page.locator('[data-testid="stException"]').count() == 0
     widths = page.evaluate(WIDTHS_JS)  # (scrollWidth, visible width): none scrolls sideways
     assert all(scroll <= visible for scroll, visible in widths.values()), widths
+    _accessible(page, axe, elsewhere, f"{label} at {WIDTH} px")
+
+
+def test_every_page_is_accessible_on_a_phone(browser_page, axe, tmp_path):
+    url, desktop = browser_page
+    page = desktop.context.browser.new_page(viewport={"width": 390, "height": 844})
+    elsewhere = foreign_requests(page)
+    ready = [short_label(n) for n in REGISTRY if artifacts.Artifact(n).status().ready]
+    try:
+        for label, (path, _) in PAGES.items():
+            page.goto(f"{url}/{path}")
+            wait_rendered(page)
+            if path == "live":  # with an upload answered, heatmaps included
+                upload(page, [disagreed_test_image(tmp_path)])
+                wait_for_predictions(page, ready)
+                page.locator('img[alt*="Grad-CAM"]').nth(len(ready) - 1).wait_for(timeout=120_000)
+                wait_rendered(page)
+            _accessible(page, axe, elsewhere, f"{label} at 390 px")
+    finally:
+        page.close()
+
+
+def test_mcnemar_table_shows_its_four_counts_in_full(browser_page):
+    url, page = browser_page
+    page.goto(f"{url}/comparison")
+    wait_rendered(page)
+    table = page.locator('[data-testid="stTable"]').first
+    table.scroll_into_view_if_needed()
+    cells = page.evaluate(
+        """() => [...document.querySelector('[data-testid="stTable"]').querySelectorAll('td')]
+        .filter(td => /^[0-9,]+$/.test(td.textContent.trim()))
+        .map(td => [td.textContent.trim(), td.scrollWidth, td.clientWidth,
+                    td.getBoundingClientRect().right])"""
+    )
+    assert len(cells) == 4, cells  # both right, A only, B only, both wrong
+    n_test = len(artifacts.Artifact("custom").predictions()["y_true"])
+    assert sum(int(text.replace(",", "")) for text, *_ in cells) == n_test
+    assert all(scroll <= width and right <= WIDTH for _, scroll, width, right in cells), cells
+
+
+def test_keyboard_reaches_the_controls_with_a_visible_focus_and_opens_the_link_box(browser_page):
+    url, page = browser_page
+    page.goto(f"{url}/per_class")
+    wait_rendered(page)
+    page.locator("h1").first.click()  # start from the page, not the address bar
+    reached = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate(
+                """() => { const e = document.activeElement; const s = getComputedStyle(e);
+                const name = e.getAttribute('aria-label') || e.textContent.trim().slice(0, 30);
+                return [e.tagName, name, s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0
+                        || s.boxShadow !== 'none'] }"""
+            )
+        )
+    assert all(visible for *_, visible in reached), [r for r in reached if not r[2]]
+    names = " | ".join(str(name) for _, name, _ in reached)
+    assert "Copy link" in names and "Model" in names, names  # the link box and the model picker
+    page.get_by_role("button", name="Copy link").focus()
+    page.keyboard.press("Enter")
+    page.locator('[data-testid="stCode"]').first.wait_for(timeout=10_000)
+    assert "/per_class" in page.locator('[data-testid="stCode"]').first.inner_text()
 
 
 def test_live_notes_and_cards_keep_their_lines_at_1280_px(browser_page, tmp_path):
@@ -121,8 +229,9 @@ def test_live_notes_and_cards_keep_their_lines_at_1280_px(browser_page, tmp_path
     assert len(page.evaluate(CARD_LINES_JS)) == len(ready)
 
 
-def test_uploaded_image_gets_every_models_prediction(browser_page, tmp_path):
+def test_uploaded_image_gets_every_models_prediction(browser_page, axe, elsewhere, tmp_path):
     url, page = browser_page
+    elsewhere.clear()
     ready = [n for n in REGISTRY if artifacts.Artifact(n).status().ready]
     assert ready, "the repository ships trained models"
     image = tmp_path / "red_car.png"
@@ -138,6 +247,13 @@ def test_uploaded_image_gets_every_models_prediction(browser_page, tmp_path):
     wait_for_predictions(page, [short_label(name) for name in ready])
     assert page.get_by_text("notes.jpg: not a recognised image file").count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
+    # Every model's Grad-CAM map, all drawn the same size, each saying what it shows.
+    page.locator('img[alt*="Grad-CAM"]').nth(len(ready) - 1).wait_for(timeout=120_000)
+    sizes = page.evaluate(HEATMAP_SIZES_JS)
+    assert len(sizes) == len(ready) and len(set(map(tuple, sizes))) == 1, sizes
+    alts = page.locator('img[alt*="Grad-CAM"]').evaluate_all("els => els.map(e => e.alt)")
+    assert all("red_car.png, predicted" in alt for alt in alts), alts
+    _accessible(page, axe, elsewhere, f"Live with answers at {WIDTH} px")
     page.screenshot(path=str(SCREENSHOTS / "live_uploaded.png"), full_page=True)
     assert Path(SCREENSHOTS / "live_uploaded.png").stat().st_size > 0
 
