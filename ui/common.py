@@ -20,7 +20,7 @@ import streamlit as st
 from core.analysis import compare
 from core.data.cifar10 import CLASS_NAMES
 from core.models.registry import REGISTRY
-from core.serving import deployment
+from core.serving import deployment, readiness
 from core.store import artifacts
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
@@ -217,6 +217,7 @@ def _load_models(root_: str, stamps: tuple[tuple[str, float], ...]):
     loaded, failures = Predictor.from_artifacts(names, root_, verify_with=check, between=checkpoint)
     shared = SharedPredictor(loaded)
     shared.warm_up(between=checkpoint)
+    readiness.mark_ready(list(loaded.models), failures)  # a replica takes traffic from now on
     return shared, failures
 
 

@@ -1,0 +1,46 @@
+"""Whether this server's models are warm: a replica takes traffic only once they are.
+
+Streamlit's ``/_stcore/health`` answers as soon as the server listens, long before the models
+are loaded and traced. A replica started with ``$CIFAR10_STUDIO_READY_FILE`` set writes that
+file (atomically, a small JSON record) once its warm-up has ended: ``python -m core.serve``
+waits for it before putting the replica behind nginx, and a Kubernetes readiness probe tests
+for it (``deploy/k8s/``). Streamlit starts the warm-up only when a script runs, so the replica
+is also started with ``server.scriptHealthCheckEnabled``: one GET of
+``/_stcore/script-health-check`` runs the dashboard once, which starts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from core.io.atomic import write_json
+
+READY_FILE_ENV = "CIFAR10_STUDIO_READY_FILE"
+WARM_UP_TRIGGER = "/_stcore/script-health-check"
+
+
+def ready_file() -> Path | None:
+    """The file this server writes once warm, from ``$CIFAR10_STUDIO_READY_FILE``; None unset."""
+    configured = os.environ.get(READY_FILE_ENV, "").strip()
+    return Path(configured) if configured else None
+
+
+def mark_ready(models: list[str], failed: dict[str, str]) -> None:
+    """Record that the warm-up has ended (with the models it loaded and those it could not),
+    if ``$CIFAR10_STUDIO_READY_FILE`` names a file; else nothing."""
+    target = ready_file()
+    if target is None:
+        return
+    record = {"pid": os.getpid(), "models": models, "failed": failed, "at": time.time()}
+    write_json(target, record)
+
+
+def read_ready(path: str | os.PathLike) -> dict | None:
+    """The record a warm server wrote to ``path``, or None while it is not (yet) there."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
