@@ -217,7 +217,8 @@ def _load_models(root_: str, stamps: tuple[tuple[str, float], ...]):
     loaded, failures = Predictor.from_artifacts(names, root_, verify_with=check, between=checkpoint)
     shared = SharedPredictor(loaded)
     shared.warm_up(between=checkpoint)
-    readiness.mark_ready(list(loaded.models), failures)  # a replica takes traffic from now on
+    # A replica behind core.serve takes traffic from now on.
+    readiness.mark_ready(list(loaded.models), failures, root_)
     return shared, failures
 
 

@@ -28,13 +28,14 @@ def ready_file() -> Path | None:
     return Path(configured) if configured else None
 
 
-def mark_ready(models: list[str], failed: dict[str, str]) -> None:
-    """Record that the warm-up has ended (with the models it loaded and those it could not),
-    if ``$CIFAR10_STUDIO_READY_FILE`` names a file; else nothing."""
+def mark_ready(models: list[str], failed: dict[str, str], artifacts: str) -> None:
+    """Record that the warm-up of the models in ``artifacts`` has ended (the models it loaded,
+    those it could not and why), if ``$CIFAR10_STUDIO_READY_FILE`` names a file; else nothing."""
     target = ready_file()
     if target is None:
         return
-    record = {"pid": os.getpid(), "models": models, "failed": failed, "at": time.time()}
+    record = {"pid": os.getpid(), "artifacts": artifacts, "models": models, "failed": failed}
+    record["at"] = time.time()
     write_json(target, record)
 
 
