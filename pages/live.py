@@ -18,6 +18,25 @@ common.require_dashboard()
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 CARDS_PER_ROW = 3
+RECHECK_WARM_S = 1.0
+
+
+def _warming_cards(slots: list, warming_up: list[str], image: int) -> None:
+    """A card per model still warming up, in the slots after the answers; the page reruns
+    (``_rerun_while_warming``) until every model has answered."""
+    for col, model in zip(slots, warming_up, strict=False):
+        box = col.container(border=True, key=f"warming_{image}_{model}")
+        box.markdown(f"**{short_label(model)}**: warming up…", help=common.title(model))
+        box.caption("Its answer shows here in a few seconds.")
+
+
+def _rerun_while_warming(warming_up: list[str]) -> None:
+    if warming_up:
+        import time
+
+        time.sleep(RECHECK_WARM_S)
+        st.rerun()
+
 
 st.title("Live classification")
 st.write(
@@ -73,11 +92,12 @@ if not files:
         st.caption(":material/hourglass_top: The models are loading in the background.")
     st.stop()
 
-predictor = common.shared_predictor()  # waits, under a message, while the models still load
+# Waits only for the first warm model: the others answer as they warm up (_warming_cards).
+predictor, warming_up = common.answering_models()
 if not predictor.models:
     common.no_models_message()
     st.stop()
-not_loaded = [name for name in common.registry() if name not in predictor.models]
+not_loaded = [n for n in common.registry() if n not in predictor.models and n not in warming_up]
 if not_loaded:
     with st.expander(f"{len(not_loaded)} model(s) not available here"):
         common.not_trained(not_loaded)
@@ -109,8 +129,11 @@ for i, res in enumerate(results):
     picture.image(common.pixelated(res.image, 4), caption="what the models see (32x32)")
     # At most three cards a row: five or six in one row left each ~100 px wide at 1280 px.
     slots = [
-        col for _ in range(0, len(models), CARDS_PER_ROW) for col in cards.columns(CARDS_PER_ROW)
+        col
+        for _ in range(0, len(models) + len(warming_up), CARDS_PER_ROW)
+        for col in cards.columns(CARDS_PER_ROW)
     ]
+    _warming_cards(slots[len(models) :], warming_up, i)
     # Native progress bars, not Plotly: a Plotly chart costs the browser 0.3-0.6 s per upload
     # (and ~3 s the first time it loads plotly.js), which alone breaks the one-second target.
     # Short labels in the cards (a full title wrapped over three lines), the title as tooltip.
@@ -124,7 +147,7 @@ for i, res in enumerate(results):
             box.markdown(
                 f":orange[:material/help: **not sure**] ({sure:.0%} < {abstain_below:.0%})"
             )
-        if show_cam:
+        if show_cam and not warming_up:  # heatmaps once every model has answered
             cam_slots.append((res.image, model, res.top1[model], box.empty()))
 
 # Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
@@ -146,3 +169,5 @@ for model in dict.fromkeys(slot[1] for slot in cam_slots):
             common.gradcam_overlay(image, heatmap, scale=3),
             caption=f"Grad-CAM for {CLASS_NAMES[target]}",
         )
+
+_rerun_while_warming(warming_up)
