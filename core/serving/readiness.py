@@ -45,3 +45,43 @@ def read_ready(path: str | os.PathLike) -> dict | None:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+
+
+def probe(port: int) -> int:
+    """A readiness probe (Kubernetes' exec probe, ``deploy/k8s/``): 0 once this server is warm;
+    else 1, after starting its warm-up when the server already answers (the first probe does
+    it, later ones find it started: the dashboard runs its warm-up once per process)."""
+    import urllib.request
+
+    target = ready_file()
+    if target is not None and read_ready(target) is not None:
+        return 0
+    base = f"http://127.0.0.1:{port}"
+    asked = target.with_name(target.name + ".asked") if target is not None else None
+    try:
+        with urllib.request.urlopen(base + "/_stcore/health", timeout=2):
+            pass
+        if asked is None or not asked.exists():
+            if asked is not None:
+                asked.touch()
+            # Answers once the dashboard's first run has ended; the warm-up goes on after it.
+            with urllib.request.urlopen(base + WARM_UP_TRIGGER, timeout=3):
+                pass
+    except OSError:
+        pass
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core.serving.readiness",
+        description="Exit 0 once the dashboard on --port is warm ($CIFAR10_STUDIO_READY_FILE).",
+    )
+    parser.add_argument("--port", type=int, default=8501)
+    return probe(parser.parse_args(argv).port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
