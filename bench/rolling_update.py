@@ -56,60 +56,70 @@ def main() -> None:
         images.append(path)
 
     cluster = Cluster(args.replicas, free_port(), old, log=lambda line: print(line, flush=True))
+    result: dict = {}
+    sessions_open, roll_done = threading.Event(), threading.Event()
+
+    def browse() -> None:
+        """Its own thread (Playwright's sync API stays in one): upload until the roll is done,
+        then one more round."""
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            sessions = [Session(browser, cluster.url) for _ in range(args.sessions)]
+            sessions_open.set()
+            files, late, rounds, last = iter(images), 0, 0, False
+            while True:
+                last = roll_done.is_set()
+                for s in sessions:
+                    s.shown = []
+                    try:
+                        s.upload([next(files)])
+                    except Exception:  # noqa: BLE001 - the uploader not usable in 30 s: counted
+                        late += 1
+                for s in sessions:
+                    try:
+                        s.wait_answers(timeout_ms=60_000)
+                    except Exception:  # noqa: BLE001 - a Playwright timeout: counted
+                        late += 1
+                rounds += 1
+                if last:
+                    break
+                sessions[0].page.wait_for_timeout(2000)
+            result["statuses"] = [status for s in sessions for status, _ in s.uploads]
+            result["replicas"] = sorted({r for s in sessions for _, r in s.uploads})
+            result["late"], result["rounds"] = late, rounds
+            browser.close()
+
     try:
         started = time.perf_counter()
         cluster.start()
         print(
             f"{args.replicas} replicas warm behind nginx in {time.perf_counter() - started:.1f} s"
         )
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            sessions = [Session(browser, cluster.url) for _ in range(args.sessions)]
-            rolled: dict = {}
-
-            def roll() -> None:
-                t = time.perf_counter()
-                try:
-                    cluster.roll(new)
-                    rolled["seconds"] = time.perf_counter() - t
-                except Exception as exc:  # noqa: BLE001 - reported below
-                    rolled["error"] = str(exc)
-
-            before = {name: r.port for name, r in cluster.replicas.items()}
-            roller = threading.Thread(target=roll)
-            roller.start()
-            files, late, rounds = iter(images), 0, 0
-            # Upload while the roll runs, and once more after it.
-            while roller.is_alive() or rounds == 0 or not rolled:
-                for s in sessions:
-                    s.shown = []
-                    s.upload([next(files)])
-                for s in sessions:
-                    try:
-                        s.wait_answers(timeout_ms=60_000)
-                    except Exception:  # noqa: BLE001 - a playwright timeout: counted
-                        late += 1
-                rounds += 1
-                if not roller.is_alive() and rounds > 1:
-                    break
-                sessions[0].page.wait_for_timeout(2000)
-            roller.join()
-            statuses = [status for s in sessions for status, _ in s.uploads]
-            replicas_seen = sorted({r for s in sessions for _, r in s.uploads})
-            browser.close()
-        failed = [st for st in statuses if not 200 <= st < 300]
+        # Replicas are started from this (main) thread: each dies with the thread that started
+        # it (PR_SET_PDEATHSIG), so the roll runs here and the browsers in another thread.
+        browser_thread = threading.Thread(target=browse)
+        browser_thread.start()
+        sessions_open.wait(timeout=120)
+        before = {name: r.port for name, r in cluster.replicas.items()}
+        t = time.perf_counter()
+        cluster.roll(new)
+        took = time.perf_counter() - t
+        roll_done.set()
+        browser_thread.join(timeout=300)
         after = {name: r.port for name, r in cluster.replicas.items()}
-        print(f"roll: {rolled}; ports before {before}, after {after}")
+        statuses = result.get("statuses", [])
+        failed = [st for st in statuses if not 200 <= st < 300]
+        print(f"roll of {args.replicas} replicas: {took:.1f} s; ports {before} -> {after}")
         print(
-            f"{rounds} rounds of {args.sessions} uploads: {len(statuses)} upload requests, "
-            f"{len(failed)} failed {failed}, {late} uploads not answered on the page in 60 s; "
-            f"replicas that answered: {replicas_seen}"
+            f"{result.get('rounds')} rounds of {args.sessions} uploads: {len(statuses)} upload "
+            f"requests, {len(failed)} failed {failed}, {result.get('late')} uploads not answered "
+            f"on the page within 60 s (or not made); replicas that answered: "
+            f"{result.get('replicas')}"
         )
-        print(
-            "every replica on the new artifacts:",
-            all(r.artifacts == new for r in cluster.replicas.values()),
-        )
+        on_new = all(r.artifacts == new.resolve() for r in cluster.replicas.values())
+        print(f"every replica on the new artifacts: {on_new}")
     finally:
+        roll_done.set()
         cluster.stop()
 
 

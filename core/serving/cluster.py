@@ -49,6 +49,8 @@ class Cluster:
         # One secret for all: an XSRF token or cookie signed by one replica is valid on another.
         self.cookie_secret = secrets.token_urlsafe(32)
         self.replicas: dict[str, Replica] = {}
+        self.standby: dict[str, Replica] = {}  # during a roll: each slot's new replica
+        self.config_id = 0
         self.slot_ports: dict[str, int] = {}
         self.generation = 0
 
@@ -85,21 +87,38 @@ class Cluster:
             except BaseException:
                 new.stop()
                 raise
-            self.replicas[name] = new
-            self._write_config()
-            self.nginx.reload()
-            self._wait_slot_moved(name, new.port)
-            # Its websockets close now; the browsers reconnect, through the same slot, to the
-            # new replica.
+            # The new replica joins the slot as a backup: nothing moves while the old one
+            # answers. Stopping the old one closes its websockets and its port; the browsers
+            # reconnect through the same slot and land on the new one, their uploads too.
+            self.standby[name] = new
+            self._reload()
             old.stop()
+            self.replicas[name] = new
+            del self.standby[name]
+            self._reload()
+            self._wait_slot_moved(name, new.port)
             self.log(f"{name}: now on port {new.port} (generation {self.generation})")
 
     def set_sticky(self, sticky: bool) -> None:
         """Rewrite nginx's config with stickiness on or off and reload it."""
         self.sticky = sticky
+        self._reload()
+
+    def _reload(self) -> None:
+        """Write the config, reload nginx and wait until its new workers answer."""
         self._write_config()
         self.nginx.reload()
-        time.sleep(0.5)  # the new workers take over
+        deadline = time.monotonic() + 10.0
+        url = f"http://127.0.0.1:{next(iter(self.slot_ports.values()))}{HEALTH}"
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.headers.get("X-Studio-Config") == str(self.config_id):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise NginxError(f"nginx did not load its new config: {self._last_error()}")
 
     def dead_replicas(self) -> list[str]:
         return [name for name, r in self.replicas.items() if not r.alive()]
@@ -110,7 +129,7 @@ class Cluster:
         try:
             self.nginx.stop()
         finally:
-            replicas = list(self.replicas.values())
+            replicas = [*self.replicas.values(), *self.standby.values()]
             if replicas:
                 with ThreadPoolExecutor(len(replicas)) as pool:
                     list(pool.map(lambda r: r.stop(), replicas))
@@ -135,9 +154,14 @@ class Cluster:
             raise errors[0]
 
     def _write_config(self) -> None:
-        slots = [Slot(name, self.slot_ports[name], r.port) for name, r in self.replicas.items()]
+        self.config_id += 1
+        slots = [
+            Slot(name, self.slot_ports[name], r.port, getattr(self.standby.get(name), "port", None))
+            for name, r in self.replicas.items()
+        ]
         listen = f"{self.host}:{self.port}" if self.host else str(self.port)
-        self.nginx.write(render(self.nginx.prefix, listen, slots, self.sticky))
+        config = render(self.nginx.prefix, listen, slots, self.sticky, config_id=self.config_id)
+        self.nginx.write(config)
 
     def _wait_slot_moved(self, name: str, port: int, timeout_s: float = 10.0) -> None:
         """Wait until nginx's slot ``name`` forwards to ``port`` (its new workers run)."""

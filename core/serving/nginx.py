@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core import REPO_ROOT
 from core.io.atomic import write_text
+from core.serving.replicas import die_with_parent
 
 TEMPLATE = REPO_ROOT / "deploy" / "nginx.conf.template"
 MISSING = "nginx not found: install Debian's nginx package (apt-get install nginx)"
@@ -39,6 +40,7 @@ class Slot:
     name: str
     slot_port: int
     replica_port: int
+    standby_port: int | None = None  # during a roll: the new replica, a backup until it takes over
 
 
 def find_nginx() -> str:
@@ -50,10 +52,16 @@ def find_nginx() -> str:
 
 
 def render(
-    prefix: Path, listen: str, slots: list[Slot], sticky: bool = True, template: Path = TEMPLATE
+    prefix: Path,
+    listen: str,
+    slots: list[Slot],
+    sticky: bool = True,
+    template: Path = TEMPLATE,
+    config_id: int = 0,
 ) -> str:
     """The nginx config for ``slots`` behind ``listen`` ("host:port"), every path under
-    ``prefix``."""
+    ``prefix``; every slot's answers carry ``config_id`` (X-Studio-Config), so a reload can be
+    seen to have taken effect."""
     text = template.read_text()
     head, rest = text.split("#@slot\n", 1)
     slot_block, tail = rest.split("#@end\n", 1)
@@ -65,7 +73,8 @@ def render(
     blocks = "".join(
         slot_block.replace("@NAME@", s.name)
         .replace("@SLOT_PORT@", str(s.slot_port))
-        .replace("@REPLICA_PORT@", str(s.replica_port))
+        .replace("@SLOT_BACKENDS@", _backends(s))
+        .replace("@CONFIG_ID@", str(config_id))
         for s in slots
     )
     out = head + blocks + tail
@@ -78,6 +87,13 @@ def render(
     for field, value in fields.items():
         out = out.replace(field, value)
     return out
+
+
+def _backends(slot: Slot) -> str:
+    lines = [f"        server 127.0.0.1:{slot.replica_port} max_fails=1 fail_timeout=30s;"]
+    if slot.standby_port is not None:
+        lines.append(f"        server 127.0.0.1:{slot.standby_port} backup;")
+    return "\n".join(lines)
 
 
 class Nginx:
@@ -111,6 +127,7 @@ class Nginx:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C reaches core.serve, which stops it
+            preexec_fn=die_with_parent,
         )
         log.close()
 

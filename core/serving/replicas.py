@@ -42,9 +42,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: SIGTERM when core.serve dies, even by SIGKILL (Linux's
-    PR_SET_PDEATHSIG), so a killed core.serve leaves no orphan replica."""
+    PR_SET_PDEATHSIG), so a killed core.serve leaves no orphan replica or nginx. The signal
+    comes when the *thread* that started the child ends: start children from a thread that
+    lives as long as they do (``core.serve`` starts them all from its main thread)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
@@ -96,7 +98,7 @@ class Replica:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches core.serve, which stops replicas in order
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def alive(self) -> bool:
