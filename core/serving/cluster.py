@@ -20,6 +20,10 @@ from core.serving.nginx import Nginx, NginxError, Slot, render
 from core.serving.replicas import HEALTH, Replica, ReplicaError, free_port
 
 WARM_TIMEOUT_S = 600.0
+UPLOAD = "/_stcore/upload_file/"
+# Before a rolled replica stops, this long without an upload to it (a page run takes ~1 s),
+# waited for at most QUIET_LIMIT_S.
+QUIET_S, QUIET_LIMIT_S = 2.5, 20.0
 NGINX_START_S = 15.0
 
 
@@ -74,12 +78,18 @@ class Cluster:
                 raise NginxError(f"nginx did not start: {self._last_error()}")
             time.sleep(0.1)
 
-    def roll(self, artifacts: Path | None, stopping: Callable[[], bool] = lambda: False) -> None:
-        """Restart the replicas one at a time on ``artifacts``: each new one is warm before its
-        slot points to it and the old one stops, so nginx always has every slot serving."""
+    def roll(
+        self,
+        artifacts: Path | None,
+        stopping: Callable[[], bool] = lambda: False,
+        only: list[str] | None = None,
+    ) -> None:
+        """Restart the replicas (or the ``only`` ones) one at a time on ``artifacts``: each new
+        one is warm before it joins its slot and the old one stops, so every slot keeps
+        serving."""
         self.artifacts = Path(artifacts).resolve() if artifacts else None
         self.generation += 1
-        for name in list(self.replicas):
+        for name in only or list(self.replicas):
             old = self.replicas[name]
             new = self._new_replica(name, self.artifacts)
             try:
@@ -92,6 +102,7 @@ class Cluster:
             # reconnect through the same slot and land on the new one, their uploads too.
             self.standby[name] = new
             self._reload()
+            self._wait_quiet(old.port)
             old.stop()
             self.replicas[name] = new
             del self.standby[name]
@@ -162,6 +173,26 @@ class Cluster:
         listen = f"{self.host}:{self.port}" if self.host else str(self.port)
         config = render(self.nginx.prefix, listen, slots, self.sticky, config_id=self.config_id)
         self.nginx.write(config)
+
+    def _wait_quiet(self, port: int, quiet_s: float = QUIET_S, limit_s: float = QUIET_LIMIT_S):
+        """Wait (at most ``limit_s``) until no upload has reached the replica on ``port`` for
+        ``quiet_s``: an upload whose page run was cut by the replica's stop would be lost (the
+        browser's rerun after reconnecting names files the new replica never received)."""
+        log = self.nginx.prefix / "access.log"
+        mark = f"upstream=127.0.0.1:{port} "
+        try:
+            offset = log.stat().st_size
+        except OSError:
+            return
+        started = last = time.monotonic()
+        while time.monotonic() - last < quiet_s and time.monotonic() - started < limit_s:
+            time.sleep(0.2)
+            with open(log, "rb") as f:
+                f.seek(offset)
+                fresh = f.read().decode(errors="replace")
+                offset = f.tell()
+            if any(UPLOAD in line and mark in line for line in fresh.splitlines()):
+                last = time.monotonic()
 
     def _wait_slot_moved(self, name: str, port: int, timeout_s: float = 10.0) -> None:
         """Wait until nginx's slot ``name`` forwards to ``port`` (its new workers run)."""
