@@ -23,7 +23,7 @@ WARM_TIMEOUT_S = 600.0
 UPLOAD = "/_stcore/upload_file/"
 # Before a rolled replica stops, this long without an upload to it (a page run takes ~1 s),
 # waited for at most QUIET_LIMIT_S.
-QUIET_S, QUIET_LIMIT_S = 2.5, 20.0
+QUIET_S, QUIET_LIMIT_S = 2.0, 20.0
 NGINX_START_S = 15.0
 
 
