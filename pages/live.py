@@ -18,6 +18,25 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 CARDS_PER_ROW = 3
 # One size for every heatmap of a card row: at the column's width they came out 108 or 132 px.
 GRADCAM_PX = 128
+RECHECK_WARM_S = 1.0
+
+
+def _warming_cards(slots: list, warming_up: list[str], image: int) -> None:
+    """A card per model still warming up, in the slots after the answers; the page reruns
+    (``_rerun_while_warming``) until every model has answered."""
+    for col, model in zip(slots, warming_up, strict=False):
+        box = col.container(border=True, key=f"warming_{image}_{model}")
+        box.markdown(f"**{short_label(model)}**: warming up…", help=common.title(model))
+        box.caption("Its answer shows here in a few seconds.")
+
+
+def _rerun_while_warming(warming_up: list[str]) -> None:
+    if warming_up:
+        import time
+
+        time.sleep(RECHECK_WARM_S)
+        st.rerun()
+
 
 st.title("Live classification")
 st.write(
@@ -86,16 +105,18 @@ if not files:
         st.caption(":material/hourglass_top: The models are loading in the background.")
     st.stop()
 
-predictor = common.shared_predictor()  # waits, under a message, while the models still load
+# Waits only for the first warm model: the others answer as they warm up (_warming_cards).
+predictor, warming_up = common.answering_models()
 if not predictor.models:
     common.no_models_message()
     st.stop()
-not_loaded = [name for name in common.registry() if name not in predictor.models]
+not_loaded = [n for n in common.registry() if n not in predictor.models and n not in warming_up]
 if not_loaded:
     with st.expander(f"{len(not_loaded)} model(s) not available here"):
         common.not_trained(not_loaded)
 
 answering = [name for name in picked if name in predictor.models]
+warming_up = [name for name in warming_up if name in picked]  # only the picked ones wait
 results = batch.classify(predictor, files, k, models=answering)
 st.header("Answers")  # each image's name below is a level-3 heading: none skips a level
 batch.table(results, answering)  # many images: a table and CSV, cards for a few
@@ -127,8 +148,11 @@ for i, res in enumerate(results[: batch.CARDS]):
     )
     # At most three cards a row: five or six in one row left each ~100 px wide at 1280 px.
     slots = [
-        col for _ in range(0, len(models), CARDS_PER_ROW) for col in cards.columns(CARDS_PER_ROW)
+        col
+        for _ in range(0, len(models) + len(warming_up), CARDS_PER_ROW)
+        for col in cards.columns(CARDS_PER_ROW)
     ]
+    _warming_cards(slots[len(models) :], warming_up, i)
     # Native progress bars, not Plotly: a Plotly chart costs the browser 0.3-0.6 s per upload
     # (and ~3 s the first time it loads plotly.js), which alone breaks the one-second target.
     # Short labels in the cards (a full title wrapped over three lines), the title as tooltip.
@@ -145,7 +169,7 @@ for i, res in enumerate(results[: batch.CARDS]):
             box.markdown(
                 f":orange[:material/help: **not sure**] ({sure:.0%} < {abstain_below:.0%})"
             )
-        if show_cam:
+        if show_cam and not warming_up:  # heatmaps once every model has answered
             top_class, top_prob = res.top[model][0]
             about = f"on {res.name}, predicted {top_class} {top_prob:.0%}"
             cam_slots.append((res.image, model, res.top1[model], about, box.empty()))
@@ -175,3 +199,5 @@ for model in dict.fromkeys(slot[1] for slot in cam_slots):
             caption=f"Grad-CAM for {CLASS_NAMES[target]}",
             alt=f"{common.title(model)} Grad-CAM for {CLASS_NAMES[target]} {about}",
         )
+
+_rerun_while_warming(warming_up)

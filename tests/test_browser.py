@@ -116,10 +116,15 @@ def test_live_uploader_is_there_at_once_and_an_early_upload_is_answered_after_wa
     image = tmp_path / "early.png"
     Image.new("RGB", (64, 48), (30, 160, 60)).save(image)
     upload(page, [image])
-    page.get_by_text("The models are still loading", exact=False).wait_for(timeout=30_000)
+    # The models warm up one by one (core.serving.warming): the upload waits under a message
+    # until the first is warm, then the warm ones answer and the rest say "warming up".
+    waiting = page.get_by_text("The models are still loading", exact=False)
+    page.get_by_text("warming up…", exact=False).or_(waiting).first.wait_for(timeout=30_000)
     ready = [short_label(n) for n in REGISTRY if artifacts.Artifact(n).status().ready]
     wait_for_predictions(page, ready, timeout_ms=300_000)
-    assert page.get_by_text("The models are still loading", exact=False).count() == 0
+    wait_rendered(page)
+    assert waiting.count() == 0
+    assert page.get_by_text("warming up…", exact=False).count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0
     # The page drew its uploader while the models loaded; loading them takes far longer here.
     assert opened < 15, f"the Live page took {opened:.1f} s to open during the warm-up"

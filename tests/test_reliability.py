@@ -10,9 +10,11 @@ from PIL import Image
 
 from core.data.cifar10 import CLASS_NAMES
 from core.data.images import decode_many
+from core.serving import readiness, warming
 from core.serving.classify import classify_files
 from core.serving.predictor import Predictor
 from core.store.artifacts import Artifact, ArtifactError
+from core.training.evaluate import compute_metrics
 
 
 @pytest.fixture
@@ -149,3 +151,41 @@ def test_eight_threads_get_their_own_answers(trained, tmp_path):
         t.join()
     assert not errors, errors
     assert len(predictor.models) == 1
+
+
+# --- the dashboard's warm-up (core.serving.warming) ----------------------------------------
+
+
+def test_models_warm_one_by_one_and_a_swapped_model_is_refused(
+    trained, tiny_npz, tmp_path, monkeypatch
+):
+    root = tmp_path / "artifacts"
+    shutil.copytree(trained / "custom", root / "custom")
+    shutil.copytree(trained / "custom", root / "vgg12")
+    # vgg12's predictions and metrics from another run: its status is ready, its model is not.
+    probs = np.random.default_rng(0).dirichlet(np.ones(10), size=60).astype(np.float32)
+    np.savez_compressed(
+        root / "vgg12" / "test_predictions.npz", y_true=np.arange(60) % 10, probs=probs
+    )
+    (root / "vgg12" / "metrics.json").write_text(
+        json.dumps(compute_metrics(np.arange(60) % 10, probs))
+    )
+    assert Artifact("vgg12", root).status().ready
+    monkeypatch.setenv(readiness.READY_FILE_ENV, str(tmp_path / "ready"))
+    with np.load(tiny_npz) as z:
+        images = z["x_test"][:2]
+
+    loading = warming.start(["custom", "vgg12"], str(root), lambda: ("tiny", images))
+    assert set(loading.pending()) <= {"custom", "vgg12"}
+    shared, failures = loading.result(timeout=120)
+    try:
+        assert list(shared.models) == ["custom"] and loading.pending() == []
+        assert "does not reproduce its stored test predictions" in failures["vgg12"]
+        answer = shared.predict_each(images.astype(np.float32) / 255.0)["custom"]
+        stored = Artifact("custom", root).predictions()["probs"][:2]
+        np.testing.assert_allclose(answer, stored, atol=1e-3)
+        record = readiness.read_ready(tmp_path / "ready")
+        assert record["models"] == ["custom"] and record["artifacts"] == str(root)
+        assert "vgg12" in record["failed"]
+    finally:
+        shared.batcher.close()

@@ -11,7 +11,6 @@ import functools
 import os
 import runpy
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -223,38 +222,32 @@ def predictions(root_: str, name: str) -> dict[str, np.ndarray]:
     return artifacts.Artifact(name, root_).predictions()
 
 
-def _load_models(root_: str, stamps: tuple[tuple[str, float], ...]):
-    """(SharedPredictor of every ready model, graphs traced; {model: why it is not loaded})."""
-    from core.serving.background import checkpoint
-    from core.serving.predictor import Predictor, SharedPredictor
-
+def _verify_with(root_: str):
     samples = _test_images(root_)
-    # Eight test images tell a swapped model file as surely as 32 did, in a quarter of the time
-    # (32 took ResNet50's six views 7 s here, the longest step of the warm-up).
-    check = None if isinstance(samples, str) else (samples.dataset_id, samples.images[:8])
-    names = [name for name, _ in stamps]
-    # Stoppable between models: a server stopped during the warm-up exits at the next model.
-    loaded, failures = Predictor.from_artifacts(names, root_, verify_with=check, between=checkpoint)
-    shared = SharedPredictor(loaded)
-    shared.warm_up(between=checkpoint)
-    return shared, failures
+    # Two test images' ten probabilities each, within 1e-3, tell a swapped or retrained model
+    # file as surely as 32 did: another model does not reproduce them. Eight cost ResNet50's
+    # six views seconds of the warm-up here, on a loaded machine.
+    return None if isinstance(samples, str) else (samples.dataset_id, samples.images[:2])
 
 
-def _stop_worker(loading: Future) -> None:
+def _stop_worker(loading) -> None:
     # The models were replaced (a retrained artifact): free the old ones once they are loaded.
     loading.add_done_callback(lambda f: f.exception() is None and f.result()[0].batcher.close())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2, on_release=_stop_worker)
-def _models_loading(root_: str, stamps: tuple[tuple[str, float], ...]) -> Future:
-    from core.serving.background import in_background
+def _models_loading(root_: str, stamps: tuple[tuple[str, float], ...]):
+    from core.serving import warming
 
-    return in_background(lambda: _load_models(root_, stamps), name="models warm-up")
+    # One model at a time, fastest first; each answers once warm (core.serving.warming), and a
+    # server stopped meanwhile exits at the next step.
+    return warming.start([name for name, _ in stamps], root_, lambda: _verify_with(root_))
 
 
-def models_loading() -> Future:
+def models_loading():
     """The process's models, loading in a background thread (started once, by the first call):
-    a future of (``SharedPredictor``, {model: why it is not loaded})."""
+    a ``core.serving.warming.Warming``, a future of (``SharedPredictor``, {model: why it is not
+    loaded}) whose ``shared`` predictor answers with each model as soon as it is warm."""
     return _models_loading(root(), all_stamps())
 
 
@@ -276,6 +269,25 @@ def _loaded_models():
         return _models(root_, stamps)
     with st.spinner(WARMING_UP):
         return _models(root_, stamps)
+
+
+def answering_models():
+    """(SharedPredictor answering with the models warm so far, [models still warming up]):
+    waits, under a message, only until the first model is warm (or every one failed)."""
+    import time
+
+    loading = models_loading()
+    if not loading.shared.models and not loading.done():
+        with st.spinner(WARMING_UP):
+            deadline = time.monotonic() + WARM_UP_TIMEOUT_S
+            while not loading.shared.models and not loading.done():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+    if loading.done():
+        loading.result()  # an error of the warm-up itself shows here
+        return loading.shared, []
+    return loading.shared, loading.pending()
 
 
 def predictor():

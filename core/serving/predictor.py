@@ -33,15 +33,28 @@ class Prediction:
         return [(CLASS_NAMES[i], float(self.probs[i])) for i in order]
 
 
+def judge_for(names: list[str], root, gate=None) -> ood.Judge | None:
+    """The model whose own score flags unfamiliar images: with the ImageNet ``gate``, the one
+    its rule was chosen with (when among ``names``), else the best of ``names``."""
+    own = gate.gate.present_model if gate is not None else None
+    return ood.Judge.from_artifacts([own] if own in names else list(names), root)
+
+
 class Predictor:
     """Loaded models by name; one copy per process, safe to call from several threads."""
 
-    def __init__(self, models: dict, judge: ood.Judge | None = None, gate=None):
+    def __init__(
+        self, models: dict, judge: ood.Judge | None = None, expected: tuple = (), gate=None
+    ):
         self.models = models
         # The ImageNet gate of unfamiliar images (core.serving.unfamiliar.GateRunner), if any.
         self.gate = gate
-        # The model whose features decide the unfamiliar-image flag (core.analysis.ood), if loaded.
-        self.judge = judge if judge is not None and judge.model in models else None
+        # The model whose features decide the unfamiliar-image flag (core.analysis.ood), if
+        # loaded or among the ``expected`` models still to be ``add``ed.
+        keep = judge is not None and (judge.model in models or judge.model in expected)
+        self.judge = judge if keep else None
+        # Answers come in this order, whatever order the models were added in.
+        self.order = [*models, *[n for n in expected if n not in models]]
         self._locks = {name: threading.Lock() for name in models}
         self._graphs = {
             name: compiled(model, self.judge if self.judge and name == self.judge.model else None)
@@ -68,26 +81,59 @@ class Predictor:
         for name in names or list_models(root):
             if between is not None:
                 between()
-            art = artifacts.Artifact(name, root)
-            status = art.status()
-            if not status.ready:
-                failed[name] = f"{status.state}: {status.reason}"
-                continue
-            try:
-                model = art.load_model()
-                trained_on = art.config().get("dataset", {}).get("id")
-                if verify_with and trained_on == verify_with[0]:
-                    art.verify_model(model, verify_with[1])
+            model, reason = cls.load_one(name, root, verify_with)
+            if model is None:
+                failed[name] = reason
+            else:
                 models[name] = model
-            except artifacts.ArtifactError as exc:
-                failed[name] = f"broken: {exc}"
         from core.serving.unfamiliar import GateRunner
 
         gate = GateRunner.load(root) if models else None
-        # The gate's rule was chosen with one model's own score: that model judges, if loaded.
-        own = gate and gate.gate.present_model
-        judged = [own] if own in models else list(models)
-        return cls(models, ood.Judge.from_artifacts(judged, root), gate), failed
+        return cls(models, judge_for(list(models), root, gate), gate=gate), failed
+
+    @staticmethod
+    def load_one(name: str, root=None, verify_with: tuple[str, np.ndarray] | None = None):
+        """(the model, "") of a ready artifact that passes the check of ``from_artifacts``,
+        else (None, why it is not loaded)."""
+        art = artifacts.Artifact(name, root)
+        status = art.status()
+        if not status.ready:
+            return None, f"{status.state}: {status.reason}"
+        try:
+            model = art.load_model()
+            trained_on = art.config().get("dataset", {}).get("id")
+            if verify_with and trained_on == verify_with[0]:
+                art.verify_model(model, verify_with[1])
+        except artifacts.ArtifactError as exc:
+            return None, f"broken: {exc}"
+        return model, ""
+
+    def add(self, name: str, model, verify: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Put one more loaded model in, its graph traced first: callers see it only once it
+        answers at full speed (the warm-up adds the models one by one, fastest first).
+
+        ``verify`` = (uint8 test images, the artifact's stored probabilities of them): checked
+        through the traced graph, as ``Artifact.verify_model`` does eagerly (an eager run of
+        ResNet50's six views cost as much as tracing its graph); raises ``ArtifactError``.
+        """
+        graph = compiled(model, self.judge if self.judge and name == self.judge.model else None)
+        if verify is None:
+            graph(np.zeros((1, 32, 32, 3), np.float32))  # the trace, on what callers send
+        else:
+            images, stored = verify
+            answer = graph(scale(images))
+            probs = np.asarray(answer[0] if isinstance(answer, (list, tuple)) else answer)
+            stored = stored[: len(images)]
+            if probs.shape != stored.shape or not np.allclose(probs, stored, atol=1e-3):
+                raise artifacts.ArtifactError(
+                    f"{name}: its model file does not reproduce its stored test predictions "
+                    "(the model and its metrics come from different runs)"
+                )
+        self._locks[name] = threading.Lock()
+        self._graphs[name] = graph
+        if name not in self.order:
+            self.order.append(name)
+        self.models[name] = model
 
     def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """(N, 32, 32, 3) floats in [0, 1] -> {model: (N, 10) probabilities}; raises the first
@@ -110,7 +156,7 @@ class Predictor:
         batch = np.asarray(batch, dtype=np.float32)
         wanted = None if models is None else set(models)
         out: dict[str, np.ndarray | Exception] = {}
-        for name in self._graphs:
+        for name in [n for n in list(self.order) if n in self._graphs]:  # added meanwhile: safe
             if wanted is not None and name not in wanted:
                 continue
             try:
@@ -179,13 +225,23 @@ class SharedPredictor:
                 after_quiet_s=self.GRADCAM_AFTER_QUIET_S,
             )
 
+    def add(self, name: str, model, verify: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``Predictor.add``: the model answers from now on, its Grad-CAM requests too."""
+        self.batcher.register(
+            ("gradcam", name),
+            self._gradcam_fn(name),
+            priority=1,
+            after_quiet_s=self.GRADCAM_AFTER_QUIET_S,
+        )
+        self.predictor.add(name, model, verify)
+
     def warm_up(self, between: Callable[[], None] | None = None) -> None:
         """Trace every model's prediction and Grad-CAM graphs now, before any session asks:
         traced on first use, in the worker, they held up the next sessions' predictions by
         seconds. ``between`` is called before each trace (it may raise to stop the warm-up)."""
         probe = np.zeros((1, 32, 32, 3), np.float32)
         between = between or (lambda: None)
-        for name in self.models:
+        for name in list(self.models):
             between()
             self.predictor.predict_one(name, probe)
             between()
@@ -246,3 +302,17 @@ def compiled(model, judge: ood.Judge | None = None):
     """
     parts = judge and tuple(name for name, _ in judge.scorer.layout)
     return graph.compiled(ood.serving_model(model, parts) if parts else model)
+
+
+def order_for_warm_up(names: list[str], root=None) -> list[str]:
+    """``names`` smallest model file first: loading and tracing grow with the model, so the
+    fast models answer first while the large ones still warm up."""
+
+    def size(name: str) -> int:
+        path = artifacts.Artifact(name, root).model_path
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 1 << 62
+
+    return sorted(names, key=size)

@@ -1,0 +1,100 @@
+"""The models warming up one by one, each answering as soon as it is warm.
+
+A fresh server used to answer an upload only once all six models were loaded, checked and
+traced (~44 s here). ``start`` loads them in a background thread, smallest (fastest) first,
+and adds each to one shared ``SharedPredictor`` the moment its prediction graph is traced: the
+Live page shows the answers of the warm models and "warming up" for the rest. The Grad-CAM
+graphs are traced after every model answers; the ready file
+(``core.serving.readiness``) is written after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.serving import readiness
+from core.serving.background import checkpoint, in_background
+from core.store import artifacts
+
+
+@dataclass
+class Warming:
+    """``shared`` answers with the models warm so far; ``future`` holds (shared, failures)
+    once every model is (the dashboard's earlier interface, kept for its callers)."""
+
+    shared: object  # SharedPredictor
+    order: list[str]  # the models, in the order they warm up
+    failures: dict[str, str] = field(default_factory=dict)
+    future: Future = field(default_factory=Future)
+
+    def pending(self) -> list[str]:
+        """The models neither answering yet nor failed, in warm-up order."""
+        return [n for n in self.order if n not in self.shared.models and n not in self.failures]
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self, timeout: float | None = None):
+        return self.future.result(timeout=timeout)
+
+    def add_done_callback(self, fn: Callable[[Future], None]) -> None:
+        self.future.add_done_callback(fn)
+
+
+def _stored(name: str, root: str, check) -> tuple[np.ndarray, np.ndarray] | None:
+    """(test images, stored probabilities) to check ``name`` against, if it was trained on the
+    dataset of ``check`` = (dataset id, test images)."""
+    art = artifacts.Artifact(name, root)
+    if check is None or art.config().get("dataset", {}).get("id") != check[0]:
+        return None
+    return check[1], art.predictions()["probs"]
+
+
+def start(
+    names: list[str],
+    root: str,
+    verify_with: Callable[[], tuple[str, np.ndarray] | None] = lambda: None,
+) -> Warming:
+    """Start warming ``names`` (shown in this order) from the artifacts in ``root``.
+
+    ``verify_with()`` gives (dataset id, its first test images) to check each model file against
+    its stored predictions (``Predictor.from_artifacts``), or None. Stoppable between steps
+    (``core.serving.background``): a server stopped during the warm-up exits at once.
+    """
+    from core.analysis import imagenet_gate, ood
+    from core.serving.predictor import Predictor, SharedPredictor, order_for_warm_up
+
+    # The judge is the model the ImageNet gate's rule was chosen with (a small json, read now);
+    # the gate's own network loads first in the background.
+    rule = imagenet_gate.Gate.load(root)
+    own = rule.present_model if rule is not None else None
+    judge = ood.Judge.from_artifacts([own] if own in names else list(names), root)
+    shared = SharedPredictor(Predictor({}, judge, expected=tuple(names)))
+    warming = Warming(shared, order_for_warm_up(names, root))
+
+    def run():
+        from core.serving.unfamiliar import GateRunner
+
+        check = verify_with()
+        shared.predictor.gate = shared.gate = GateRunner.load(root) if names else None
+        for name in warming.order:
+            checkpoint()
+            model, reason = Predictor.load_one(name, root)
+            if model is None:
+                warming.failures[name] = reason
+                continue
+            checkpoint()
+            try:
+                shared.add(name, model, _stored(name, root, check))
+            except artifacts.ArtifactError as exc:
+                warming.failures[name] = f"broken: {exc}"
+        shared.warm_up(between=checkpoint)  # the Grad-CAM graphs, once everything answers
+        readiness.mark_ready(list(shared.models), warming.failures, str(root))
+        return shared, warming.failures
+
+    warming.future = in_background(run, name="models warm-up")
+    return warming
