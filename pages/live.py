@@ -91,6 +91,10 @@ picked = st.multiselect(
     key="live_models",
     help="Every trained model by default, added (imported) ones included; fewer answer sooner.",
 )
+# Everything the answers draw sits in one placeholder that each run fills anew: keyed cards drawn
+# at another position in an earlier run (while models warmed up) otherwise stayed on the page
+# below the new ones, a second, outdated set of answers.
+answers_area = st.empty()
 if not picked:
     st.info("Pick at least one model to answer.")
     st.stop()
@@ -110,69 +114,71 @@ predictor, warming_up = common.answering_models()
 if not predictor.models:
     common.no_models_message()
     st.stop()
-not_loaded = [n for n in common.registry() if n not in predictor.models and n not in warming_up]
-if not_loaded:
-    with st.expander(f"{len(not_loaded)} model(s) not available here"):
-        common.not_trained(not_loaded)
-
 answering = [name for name in picked if name in predictor.models]
 warming_up = [name for name in warming_up if name in picked]  # only the picked ones wait
 results = batch.classify(predictor, files, k, models=answering)
-st.header("Answers")  # each image's name below is a level-3 heading: none skips a level
-batch.table(results, answering)  # many images: a table and CSV, cards for a few
-# (image, model, predicted class, what the heatmap's alt text starts with, where it goes)
-cam_slots = []
-for i, res in enumerate(results[: batch.CARDS]):
-    if res.error:
-        st.error(res.error)
-        continue
-    st.subheader(res.name)
-    models = list(res.top)
-    # The unfamiliar-image flag first; the answers that follow are then only guesses.
-    flagged = unfamiliar.flag_banner(res)
-    if flagged:
-        unfamiliar.guesses_caption(res)
-    # The verdict over the whole width: in the picture's narrow column it wrapped word by word.
-    elif res.agree is True:
-        st.success(f"All models agree: **{res.top1[models[0]]}**")
-    elif res.agree is False:
-        picks = ", ".join(f"{short_label(m)}: {c}" for m, c in res.top1.items())
-        st.warning(f"The models disagree ({picks})")
-    for model, reason in res.failed.items():
-        st.error(f"{common.title(model)} gave no answer ({reason}).")
-    picture, cards = st.columns([1, 5])
-    picture.image(
-        common.pixelated(res.image, 4),
-        caption="what the models see (32x32)",
-        alt=f"{res.name} as the models see it, 32 by 32 pixels",
-    )
-    # At most three cards a row: five or six in one row left each ~100 px wide at 1280 px.
-    slots = [
-        col
-        for _ in range(0, len(models) + len(warming_up), CARDS_PER_ROW)
-        for col in cards.columns(CARDS_PER_ROW)
-    ]
-    _warming_cards(slots[len(models) :], warming_up, i)
-    # Native progress bars, not Plotly: a Plotly chart costs the browser 0.3-0.6 s per upload
-    # (and ~3 s the first time it loads plotly.js), which alone breaks the one-second target.
-    # Short labels in the cards (a full title wrapped over three lines), the title as tooltip.
-    for col, model in zip(slots, models, strict=False):
-        box = col.container(border=True, key=f"pred_{i}_{model}")
-        head = f"**{short_label(model)}**: {res.top1[model]}"
-        if flagged:  # played down: a guess, not an answer
-            head = f"{short_label(model)}: *guess* {res.top1[model]}"  # grey text fails AA
-        box.markdown(head, help=common.title(model))
-        for cls, prob in res.top[model]:
-            box.progress(min(max(prob, 0.0), 1.0), text=f"{cls} · {prob:.1%}")
-        sure = abstain.confidence(res.probs[model], common.temperature(model))
-        if sure < abstain_below:
-            box.markdown(
-                f":orange[:material/help: **not sure**] ({sure:.0%} < {abstain_below:.0%})"
-            )
-        if show_cam and not warming_up:  # heatmaps once every model has answered
-            top_class, top_prob = res.top[model][0]
-            about = f"on {res.name}, predicted {top_class} {top_prob:.0%}"
-            cam_slots.append((res.image, model, res.top1[model], about, box.empty()))
+with answers_area.container():
+    not_loaded = [n for n in common.registry() if n not in predictor.models and n not in warming_up]
+    if not_loaded:
+        with st.expander(f"{len(not_loaded)} model(s) not available here"):
+            common.not_trained(not_loaded)
+
+    st.header("Answers")  # each image's name below is a level-3 heading: none skips a level
+    batch.table(results, answering)  # many images: a table and CSV, cards for a few
+    # (image, model, predicted class, what the heatmap's alt text starts with, where it goes)
+    cam_slots = []
+    for i, res in enumerate(results[: batch.CARDS]):
+        if res.error:
+            st.error(res.error)
+            continue
+        st.subheader(res.name)
+        models = list(res.top)
+        # The unfamiliar-image flag first; the answers that follow are then only guesses.
+        flagged = unfamiliar.flag_banner(res)
+        if flagged:
+            unfamiliar.guesses_caption(res)
+        # The verdict over the whole width: in the picture's narrow column it wrapped word by word.
+        elif res.agree is True:
+            st.success(f"All models agree: **{res.top1[models[0]]}**")
+        elif res.agree is False:
+            picks = ", ".join(f"{short_label(m)}: {c}" for m, c in res.top1.items())
+            st.warning(f"The models disagree ({picks})")
+        for model, reason in res.failed.items():
+            st.error(f"{common.title(model)} gave no answer ({reason}).")
+        picture, cards = st.columns([1, 5])
+        picture.image(
+            common.pixelated(res.image, 4),
+            caption="what the models see (32x32)",
+            alt=f"{res.name} as the models see it, 32 by 32 pixels",
+        )
+        # At most three cards a row: five or six in one row left each ~100 px wide at 1280 px.
+        slots = [
+            col
+            for _ in range(0, len(models) + len(warming_up), CARDS_PER_ROW)
+            for col in cards.columns(CARDS_PER_ROW)
+        ]
+        _warming_cards(slots[len(models) :], warming_up, i)
+        # Native progress bars, not Plotly: a Plotly chart costs the browser 0.3-0.6 s per upload
+        # (and ~3 s the first time it loads plotly.js), which alone breaks the one-second target.
+        # Short labels in the cards (a full title wrapped over three lines), the title as tooltip.
+        for col, model in zip(slots, models, strict=False):
+            box = col.container(border=True, key=f"pred_{i}_{model}")
+            head = f"**{short_label(model)}**: {res.top1[model]}"
+            if flagged:  # played down: a guess, not an answer
+                head = f"{short_label(model)}: *guess* {res.top1[model]}"  # grey text fails AA
+            box.markdown(head, help=common.title(model))
+            for cls, prob in res.top[model]:
+                box.progress(min(max(prob, 0.0), 1.0), text=f"{cls} · {prob:.1%}")
+            sure = abstain.confidence(res.probs[model], common.temperature(model))
+            if sure < abstain_below:
+                box.markdown(
+                    f":orange[:material/help: **not sure**] ({sure:.0%} < {abstain_below:.0%})"
+                )
+            if show_cam and not warming_up:  # heatmaps once every model has answered
+                top_class, top_prob = res.top[model][0]
+                about = f"on {res.name}, predicted {top_class} {top_prob:.0%}"
+                cam_slots.append((res.image, model, res.top1[model], about, box.empty()))
+
 
 # Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
 # model with all of this page's images, batched with other sessions' and served only while no

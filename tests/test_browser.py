@@ -230,7 +230,9 @@ def test_live_notes_and_cards_keep_their_lines_at_1280_px(browser_page, tmp_path
     # "Abstain below p" at its top (1.0): every answer is marked "not sure", and stays shown.
     page.get_by_role("slider", name="Abstain below p").press("End")
     page.get_by_text("not sure").nth(len(ready) - 1).wait_for(timeout=120_000)
+    wait_rendered(page)
     assert page.get_by_text("not sure").count() == len(ready)
+    # One set of cards: those drawn while models warmed up once stayed below the new ones.
     assert len(page.evaluate(CARD_LINES_JS)) == len(ready)
 
 
