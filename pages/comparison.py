@@ -117,7 +117,7 @@ if len(ready) < 2:
     st.stop()
 
 links.seed("cmp_a", "a", ready)
-a_col, b_col, link_col = st.columns([4, 4, 1], vertical_alignment="bottom")
+a_col, b_col, link_col = st.columns([4, 4, 2], vertical_alignment="bottom")
 a = a_col.selectbox("Model A", ready, format_func=common.title, key="cmp_a")
 others = [n for n in ready if n != a]
 links.seed("cmp_b", "b", others)

@@ -104,7 +104,7 @@ def corruption_view(results: dict[str, dict]) -> None:
     links.seed("rob_corruption", "corruption", list(CORRUPTIONS))
     links.seed("rob_severity", "severity", SEVERITIES, int)
     st.session_state.setdefault("rob_severity", 3)
-    c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([3, 3, 1.5], vertical_alignment="bottom")
     corruption = c1.selectbox(
         "Corruption",
         list(CORRUPTIONS),
