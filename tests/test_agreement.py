@@ -13,6 +13,7 @@ from core.reporting import charts
 from core.store import artifacts
 from core.store.metrics import compute_metrics
 from core.store.samples import load_test_images
+from tests.page_tables import table_with
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,9 +162,9 @@ def test_agreement_page_counts_every_pattern_and_shows_its_images(hand_made_root
     assert [t.value for t in at.title] == ["Agreement sets"]
     texts = "\n".join(str(m.value) for m in at.markdown)
     assert "All right: **5,000** · all wrong: **1,000** · 5 of the 8 possible patterns" in texts
-    patterns = at.dataframe[0].value
+    patterns = table_with(at, "pattern", "images")
     assert dict(zip(patterns["pattern"], patterns["images"], strict=True)) == PAGE_COUNTS
-    tests = at.dataframe[1].value
+    tests = table_with(at, "verdict")
     assert len(tests) == 3, "McNemar's test of every pair beside the chart"
     assert len(at.get("plotly_chart")) == 1
 

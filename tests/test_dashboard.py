@@ -22,6 +22,7 @@ from core.store import artifacts
 from core.store.samples import encode, load_test_images, read_samples
 from core.training import jobs, runspec
 from tests.conftest import FAKE_MODELS
+from tests.page_tables import table_with
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "artifacts"  # the shipped artifacts
@@ -83,16 +84,21 @@ def test_overview_shows_each_shipped_models_numbers(shipped, monkeypatch):
     at = _app("pages/overview.py", None, monkeypatch)
     _ok(at)
     metrics = {n: _shipped_json(n, "metrics.json") for n in shipped}
-    expected = {title: f"{metrics[n]['accuracy']:.1%}" for n, title in shipped.items()}
-    assert expected.items() <= _metric_values(at).items()
-    table = at.dataframe[0].value.set_index("model")
+    # Each card names its model by the short label, the full title opening its tooltip.
+    cards = {m.label: (m.value, m.proto.help) for m in at.metric}
+    for n, title in shipped.items():
+        value, help_text = cards[short_label(n)]
+        assert value == f"{metrics[n]['accuracy']:.1%}"
+        assert help_text.startswith(f"{title}: accuracy on the")
+    table = table_with(at, "model", "source").set_index("model")
     for name, title in shipped.items():
         m = metrics[name]
         row = table.loc[title]
         assert row["source"] == "ours"
         columns = ["accuracy", "precision (macro)", "recall (macro)", "F1 (macro)", "loss"]
         keys = ["accuracy", "precision_macro", "recall_macro", "f1_macro", "loss"]
-        assert row[columns].tolist() == pytest.approx([m[k] for k in keys])
+        # Three decimals as shown: a column with a gap (a reference's missing F1) is text.
+        assert row[columns].tolist() == pytest.approx([m[k] for k in keys], abs=5e-4)
     best = max(shipped, key=lambda n: metrics[n]["accuracy"])
     best_line = (
         f"**Best model so far: {shipped[best]}**, which labels {metrics[best]['accuracy']:.1%}"
@@ -103,7 +109,7 @@ def test_overview_shows_each_shipped_models_numbers(shipped, monkeypatch):
 def test_comparison_shows_each_shipped_models_numbers_and_their_agreement(shipped, monkeypatch):
     at = _app("pages/comparison.py", None, monkeypatch)
     _ok(at)
-    table = at.dataframe[0].value.set_index("name")
+    table = table_with(at, "name", "latency (ms/image)").set_index("name")
     assert list(table.index) == list(shipped)
     stored = compare.stored_latencies(list(shipped))  # the rest are "-" until measured
     for name, title in shipped.items():
@@ -114,7 +120,9 @@ def test_comparison_shows_each_shipped_models_numbers_and_their_agreement(shippe
             [m["accuracy"], m["top3_accuracy"], m["f1_macro"], m["loss"]]
         )
         assert row["parameters"] == config["parameters"]
-        assert row["latency (ms/image)"] == pytest.approx(stored.get(name, np.nan), nan_ok=True)
+        # Shown to one decimal (a column with gaps is drawn as text, "–" for a gap).
+        expected_ms = stored.get(name, np.nan)
+        assert row["latency (ms/image)"] == pytest.approx(expected_ms, abs=0.051, nan_ok=True)
     a, b = list(shipped)[:2]  # the page's default pair
     pa, pb = _shipped_predictions(a), _shipped_predictions(b)
     top_a, top_b, truth = pa["probs"].argmax(1), pb["probs"].argmax(1), pa["y_true"]
@@ -131,7 +139,7 @@ def test_per_class_shows_the_first_shipped_models_scores_and_worst_cell(shipped,
     name = next(iter(shipped))
     assert next(s for s in at.selectbox if s.label == "Model").value == name
     m = _shipped_json(name, "metrics.json")
-    per_class = at.dataframe[0].value.set_index("class")
+    per_class = table_with(at, "class", "precision", "recall").set_index("class")
     assert list(per_class.index) == list(CLASS_NAMES)
     for cls, scores in m["per_class"].items():
         assert per_class.loc[cls, ["precision", "recall", "F1"]].tolist() == pytest.approx(
@@ -224,7 +232,7 @@ def test_overview_names_best_model_beside_reference(fake_root, monkeypatch):
     assert "Best model so far" in _texts(at.success)
     assert "2 of the studio's 6 networks are trained" in _texts(at.markdown)
     assert "ResNet50 transfer is not trained here yet" in _texts(at.info)
-    table = at.dataframe[0].value
+    table = table_with(at, "model", "source")
     assert {"Custom CNN", "Model 1 (12-layer VGG)", "Reference Model 1 (12-layer VGG)"} <= set(
         table["model"]
     )
@@ -236,7 +244,7 @@ def test_overview_names_best_model_beside_reference(fake_root, monkeypatch):
 def test_comparison_lists_ready_models_and_agreement(fake_root, monkeypatch):
     at = _app("pages/comparison.py", fake_root, monkeypatch)
     _ok(at)
-    table = at.dataframe[0].value
+    table = table_with(at, "name", "latency (ms/image)")
     assert set(table["name"]) == set(FAKE_MODELS)
     assert table["parameters"].notna().all() and (table["size (MB)"] > 0).all()
     assert len(at.get("plotly_chart")) >= 4  # F1 bars, curves, outcome, per-class agreement
@@ -247,7 +255,7 @@ def test_comparison_lists_ready_models_and_agreement(fake_root, monkeypatch):
     assert table["latency (ms/image)"].isna().all()
     next(b for b in at.button if b.label == "Measure latency").click().run()
     _ok(at)
-    assert (at.dataframe[0].value["latency (ms/image)"] > 0).all()
+    assert (table_with(at, "name", "latency (ms/image)")["latency (ms/image)"] > 0).all()
     assert "Measure latency" not in [b.label for b in at.button]
 
 

@@ -248,7 +248,7 @@ def test_the_train_page_is_there_outside_viewer_mode(empty_store, monkeypatch):
     assert "Train it on the **Train** page" in _texts(at.info)
     at.switch_page("pages/train.py").run()
     assert [t.value for t in at.title] == ["Train a model"]
-    assert [b.label for b in at.get("form_submit_button")] == ["Start training"]
+    assert [b.label for b in at.get("form_submit_button")] == ["Start training", "Add the model"]
 
 
 def test_a_session_asking_for_the_train_page_in_viewer_mode_gets_the_overview(

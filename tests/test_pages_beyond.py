@@ -16,6 +16,7 @@ from core.data.cifar10 import CLASS_NAMES
 from core.store import artifacts
 from core.store.samples import load_test_images
 from tests.conftest import FAKE_MODELS
+from tests.page_tables import table_with
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PAGES = ["pages/mistakes.py", "pages/trust.py", "pages/report.py"]
@@ -142,7 +143,7 @@ def test_possibly_mislabelled_counts_what_core_finds(fake_root, monkeypatch):
 
 def test_trust_page_shows_calibration_and_robustness(fake_root, monkeypatch):
     at = _app("pages/trust.py", fake_root, monkeypatch)
-    table = at.dataframe[0].value
+    table = table_with(at, "model", "ECE", "temperature T")
     assert list(table["model"]) == ["Custom CNN", "Model 1 (12-layer VGG)"]
     for i, name in enumerate(FAKE_MODELS):
         core = calibration.for_artifact(name, fake_root)
@@ -153,7 +154,7 @@ def test_trust_page_shows_calibration_and_robustness(fake_root, monkeypatch):
     assert "**Custom CNN**: " in markdown and "mean accuracy under corruption" in markdown
     # reliability diagram, risk-coverage curves, one per corruption
     assert len(at.get("plotly_chart")) == 2 + 6
-    abstaining = at.dataframe[1].value
+    abstaining = table_with(at, "model", "accuracy answering all")
     assert list(abstaining["model"]) == ["Custom", "Model 1"]
     for i, name in enumerate(FAKE_MODELS):
         preds = artifacts.Artifact(name, fake_root).predictions()

@@ -41,16 +41,14 @@ if len(sys.argv) > 3:
     core.analysis.compare.LATENCY_FILE = Path(sys.argv[3])
 at = AppTest.from_file(sys.argv[1], default_timeout=240).run()
 at.switch_page(sys.argv[2]).run()
-table = at.dataframe[0].value if len(at.dataframe) else None
+from tests.page_tables import table_with
+table = table_with(at, "name", "latency (ms/image)")
 print(json.dumps({
     "exceptions": [str(e.value) for e in at.exception],
     "titles": [str(t.value) for t in at.title],
     "buttons": [b.label for b in at.button],
-    "latency": (
-        dict(zip(table["name"], table["latency (ms/image)"].astype(object).where(
-            table["latency (ms/image)"].notna(), None)))
-        if table is not None and "latency (ms/image)" in table else None
-    ),
+    "latency": dict(zip(table["name"], table["latency (ms/image)"].astype(object).where(
+        table["latency (ms/image)"].notna(), None))),
     "imported": [m for m in ("tensorflow", "keras") if m in sys.modules],
 }))
 """

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.analysis import imagenet_gate
 from core.serving.unfamiliar import HEADLINE, Flag, GateRunner
+from tests.page_tables import table_with
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "artifacts"
@@ -130,7 +131,7 @@ def test_trust_page_and_report_say_how_the_flag_was_chosen_and_what_it_costs(mon
     assert "never on the test set" in shown
     from core.store.catalog import title
 
-    deciding = [m for m in at.dataframe[-1].value["model"] if m.endswith("(decides)")]
+    deciding = [m for m in table_with(at, "model", "AUROC")["model"] if m.endswith("(decides)")]
     assert deciding == [f"{title(info['rule']['present_model'])} (decides)"]
     section = _unfamiliar_section(["vgg12"], REAL)
     assert "before any answer" in section
