@@ -101,7 +101,7 @@ print("main thread done", flush=True)
 
 
 def test_the_process_exits_cleanly_while_background_work_traces_graphs():
-    for seconds in ("1.0", "1.5", "2.0", "2.5"):
+    for seconds in ("1.0", "2.0"):  # each exit without the stop crashed with p = 4/6
         started = time.monotonic()
         result = subprocess.run(
             [sys.executable, "-c", EXITING_DURING_TF_WORK, seconds],
