@@ -83,6 +83,35 @@ def test_an_interrupted_run_leaves_the_previous_file_alone(trained, tmp_path, mo
     assert sorted(p.name for p in target.parent.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_run_started_again_goes_on_from_its_last_finished_pass(trained, tmp_path, monkeypatch):
+    shutil.copytree(trained / "custom", tmp_path / "custom")
+    full = robustness.run("custom", tmp_path, n=20, progress=False)
+    real_corrupt, calls, stop_at = robustness.corrupt, [], [8]
+
+    def counted(*args, **kwargs):  # Ctrl-C during the eighth corrupted set, the first time
+        calls.append(args[1:3])
+        if len(calls) in stop_at:
+            raise KeyboardInterrupt
+        return real_corrupt(*args, **kwargs)
+
+    monkeypatch.setattr(robustness, "corrupt", counted)
+    with pytest.raises(KeyboardInterrupt):
+        robustness.run("custom", tmp_path, n=20, progress=False)
+    progress_file = artifacts.work_dir("custom", tmp_path) / robustness.PROGRESS_FILE
+    assert len(json.loads(progress_file.read_text())["done"]) == 1 + 7  # clean + 7 corrupted
+    calls.clear()
+    stop_at.clear()
+    again = robustness.run("custom", tmp_path, n=20, progress=False)
+    assert len(calls) == 30 - 7  # only the passes not finished before
+    assert again["corruptions"] == full["corruptions"]
+    assert again["clean_accuracy"] == full["clean_accuracy"]
+    assert not progress_file.exists()
+    # another seed is another run: nothing kept from this one is reused
+    monkeypatch.setattr(robustness, "corrupt", real_corrupt)
+    progress_file.write_text(json.dumps({"key": "another run", "done": {"clean/0": 2.0}}))
+    assert robustness.run("custom", tmp_path, n=20, progress=False)["clean_accuracy"] <= 1.0
+
+
 def test_a_write_that_fails_halfway_leaves_no_partial_file(tmp_path):
     from core.analysis.calibration import write_json
 
