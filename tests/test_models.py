@@ -104,6 +104,23 @@ def test_shift_tta_adds_the_four_one_pixel_shifted_views_at_half_weight(tmp_path
     np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(wrapped(x)))
 
 
+@pytest.mark.parametrize("shift", [False, True])
+def test_a_wrapped_model_compiles_to_one_pass_of_its_network_with_the_same_answers(shift, tmp_path):
+    from core.models.graph import compiled
+
+    body = models.build_vgg12_opt("8p 8p", logit_scale=1.0)
+    models.with_tta(body, shift=shift).save(tmp_path / "m.keras")
+    wrapped = keras.saving.load_model(tmp_path / "m.keras")  # as the server loads it
+    graph = compiled(wrapped)
+    x = np.random.default_rng(2).random((5, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(graph(x)), np.asarray(wrapped(x)), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(graph(x[:1])), np.asarray(wrapped(x[:1])), atol=1e-6)
+    # the traced graph holds the network once, not once per view (2 or 6)
+    ops = graph.get_concrete_function().graph.get_operations()
+    convs = [op for op in ops if op.type == "Conv2D"]
+    assert len(convs) == len(_convs(body)), (len(convs), len(_convs(body)))
+
+
 def test_custom_has_two_conv_pool_stages_and_a_256_dense():
     model = models.build_custom()
     kinds = [type(layer).__name__ for layer in model.layers]
