@@ -30,8 +30,8 @@ def _warming_cards(slots: list, warming_up: list[str], image: int) -> None:
         box.caption("Its answer shows here in a few seconds.")
 
 
-def _rerun_while_warming(warming_up: list[str]) -> None:
-    if warming_up:
+def _rerun_while_warming(warming: bool) -> None:
+    if warming:
         import time
 
         time.sleep(RECHECK_WARM_S)
@@ -135,6 +135,8 @@ with answers_area.container():
         models = list(res.top)
         # The unfamiliar-image flag first; the answers that follow are then only guesses.
         flagged = unfamiliar.flag_banner(res)
+        if not flagged and loading.gate_warming():
+            unfamiliar.not_checked_yet()
         if flagged:
             unfamiliar.guesses_caption(res)
         # The verdict over the whole width: in the picture's narrow column it wrapped word by word.
@@ -206,4 +208,4 @@ for model in dict.fromkeys(slot[1] for slot in cam_slots):
             alt=f"{common.title(model)} Grad-CAM for {CLASS_NAMES[target]} {about}",
         )
 
-_rerun_while_warming(warming_up)
+_rerun_while_warming(bool(warming_up) or loading.gate_warming())

@@ -189,3 +189,35 @@ def test_models_warm_one_by_one_and_a_swapped_model_is_refused(
         assert "vgg12" in record["failed"]
     finally:
         shared.batcher.close()
+
+
+def test_the_unfamiliar_image_gate_loads_after_the_first_model_answers(
+    trained, tiny_npz, tmp_path, monkeypatch
+):
+    # Loaded first, on a fresh server drawing its first page, the gate held every answer back
+    # by seconds; the Live page says "not checked yet" while gate_warming() is true.
+    import threading
+
+    from core.serving import unfamiliar
+
+    root = tmp_path / "artifacts"
+    for name in ("custom", "vgg12"):
+        shutil.copytree(trained / "custom", root / name)
+    started, seen = threading.Event(), []
+    holder = {}
+
+    def gate_load(root_):
+        started.wait(10)
+        seen.append((list(holder["loading"].shared.models), holder["loading"].gate_warming()))
+        return None
+
+    monkeypatch.setattr(unfamiliar.GateRunner, "load", staticmethod(gate_load))
+    loading = warming.start(["custom", "vgg12"], str(root), lambda: None)
+    holder["loading"] = loading
+    started.set()
+    shared, _ = loading.result(timeout=120)
+    try:
+        assert seen == [(["custom"], True)]  # one model answering, the gate not yet there
+        assert not loading.gate_warming() and list(shared.models) == ["custom", "vgg12"]
+    finally:
+        shared.batcher.close()

@@ -42,7 +42,8 @@ def classify(
         digest.update(name.encode("utf-8", "replace") + b"\0")
         digest.update(hashlib.blake2b(data, digest_size=16).digest())
     models = list(predictor.models) if models is None else list(models)
-    key = (digest.hexdigest(), k, tuple(models))
+    # Answered again once the unfamiliar-image gate has warmed up: then they are checked too.
+    key = (digest.hexdigest(), k, tuple(models), getattr(predictor, "gate", None) is not None)
     kept = st.session_state.get("batch_answers")
     if kept is not None and kept[0] == key:
         return kept[1]

@@ -20,6 +20,15 @@ def flag_banner(res) -> bool:
     return True
 
 
+def not_checked_yet() -> None:
+    """Said over an upload answered before the unfamiliar-image check finished warming up."""
+    st.info(
+        "The check for images that are none of the ten classes is still warming up: this "
+        "image is not checked yet. The page checks it in a few seconds, by itself.",
+        icon=":material/hourglass_top:",
+    )
+
+
 def guesses_caption(res) -> None:
     """The models' picks for a flagged image, said as guesses (in place of "All models agree")."""
     picks = ", ".join(f"{m}: {c}" for m, c in res.top1.items())

@@ -3,9 +3,11 @@
 A fresh server used to answer an upload only once all six models were loaded, checked and
 traced (~44 s here). ``start`` loads them in a background thread, smallest (fastest) first,
 and adds each to one shared ``SharedPredictor`` the moment its prediction graph is traced: the
-Live page shows the answers of the warm models and "warming up" for the rest. The Grad-CAM
-graphs are traced after every model answers; the ready file
-(``core.serving.readiness``) is written after that.
+Live page shows the answers of the warm models and "warming up" for the rest. The ImageNet
+gate of unfamiliar images comes right after the first model: loaded first, on a server busy
+drawing its first page, it held the first answer back by 5 s, and until it is there the Live
+page says that the answers are not checked yet. The Grad-CAM graphs are traced after every
+model answers; the ready file (``core.serving.readiness``) is written after that.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Warming:
     order: list[str]  # the models, in the order they warm up
     failures: dict[str, str] = field(default_factory=dict)
     future: Future = field(default_factory=Future)
+    gate_loaded: bool = False  # the unfamiliar-image gate's load was tried (it may be None)
 
     def pending(self) -> list[str]:
         """The models neither answering yet nor failed, in warm-up order."""
@@ -37,6 +40,10 @@ class Warming:
 
     def done(self) -> bool:
         return self.future.done()
+
+    def gate_warming(self) -> bool:
+        """Whether uploads answered now miss the unfamiliar-image gate that is still loading."""
+        return not self.gate_loaded and not self.done()
 
     def result(self, timeout: float | None = None):
         return self.future.result(timeout=timeout)
@@ -79,8 +86,14 @@ def start(
     def run():
         from core.serving.unfamiliar import GateRunner
 
-        check = verify_with()
-        shared.predictor.gate = shared.gate = GateRunner.load(root) if names else None
+        def load_gate():
+            checkpoint()
+            shared.predictor.gate = shared.gate = GateRunner.load(root)
+            warming.gate_loaded = True
+
+        # The test images to check each model against are read while the first model loads
+        # (its load imports TensorFlow, seconds on a fresh server).
+        check_images = in_background(verify_with, name="test images for the warm-up")
         for name in warming.order:
             checkpoint()
             model, reason = Predictor.load_one(name, root)
@@ -89,9 +102,14 @@ def start(
                 continue
             checkpoint()
             try:
-                shared.add(name, model, _stored(name, root, check))
+                shared.add(name, model, _stored(name, root, check_images.result()))
             except artifacts.ArtifactError as exc:
                 warming.failures[name] = f"broken: {exc}"
+            if not warming.gate_loaded:  # after the first model: it answers sooner
+                load_gate()
+        if names and not warming.gate_loaded:
+            load_gate()
+        warming.gate_loaded = True
         shared.warm_up(between=checkpoint)  # the Grad-CAM graphs, once everything answers
         readiness.mark_ready(list(shared.models), warming.failures, str(root))
         return shared, warming.failures
