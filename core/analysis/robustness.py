@@ -242,7 +242,7 @@ def evaluate(
     images: np.ndarray,
     labels: np.ndarray,
     seed: int = 0,
-    batch_size: int = 250,
+    batch_size: int = 64,  # x six views for ResNet50: 384 160-px images through it at once
     progress: bool = False,
     resume: str | os.PathLike | None = None,
     model_key: str = "",
