@@ -41,6 +41,7 @@ from scipy import ndimage
 
 from core.data.cifar10 import NUM_CLASSES, scale
 from core.io.atomic import write_json
+from core.io.digest import file_sha256
 from core.models.graph import compiled
 from core.store import artifacts
 from core.store.each_model import for_each_model
@@ -317,7 +318,7 @@ def run(
         seed,
         progress=progress,
         resume=progress_file,
-        model_key=_file_hash(art.model_path),
+        model_key=file_sha256(art.model_path),
     )
     progress_file.unlink(missing_ok=True)
     result = {
@@ -332,14 +333,6 @@ def run(
     }
     write_json(art.path / ROBUSTNESS_FILE, result)
     return result
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load(name: str, root: str | os.PathLike | None = None) -> dict | None:

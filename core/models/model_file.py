@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.io.digest import file_sha256
+
 if TYPE_CHECKING:
     import keras
 
@@ -87,9 +89,7 @@ def _sha256(path: Path) -> str:
     for file in files:
         if path.is_dir():
             digest.update(str(file.relative_to(path)).encode() + b"\0")
-        with open(file, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
+        file_sha256(file, digest)
     return digest.hexdigest()
 
 

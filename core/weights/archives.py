@@ -15,7 +15,6 @@ foreign or altered file is refused with one line.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.data.cifar10 import default_cache_dir
+from core.io.digest import file_sha256
 
 
 class WeightsArchiveError(ValueError):
@@ -127,13 +127,10 @@ def check(backbone: str, path: Path) -> None:
             f"{path.name}: {what} ({size:,} bytes, expected {archive.size:,} of "
             f"{archive.file_name}); {fetch_hint(backbone)}."
         )
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != archive.sha256:
+    found = file_sha256(path)
+    if found != archive.sha256:
         raise WeightsArchiveError(
-            f"{path.name}: sha256 {digest.hexdigest()[:12]}... is not that of "
+            f"{path.name}: sha256 {found[:12]}... is not that of "
             f"{archive.file_name} (altered or foreign); {fetch_hint(backbone)}."
         )
 
