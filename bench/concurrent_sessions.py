@@ -29,6 +29,8 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from replica_capacity import memory_mb  # noqa: E402
+
 from core.models.registry import REGISTRY  # noqa: E402
 from core.store import artifacts
 from tests.browser_harness import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
@@ -109,14 +111,6 @@ def server_process(port: int) -> Path | None:
         if b"streamlit" in b" ".join(cmdline) and str(port).encode() in cmdline:
             return proc
     return None
-
-
-def peak_memory_mb(proc: Path) -> float:
-    """VmHWM: the process's peak resident memory."""
-    for line in (proc / "status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise ValueError("no VmHWM")
 
 
 def cpu_seconds(proc: Path | None = None) -> float:
@@ -216,7 +210,7 @@ async def main(args) -> None:
                 await asyncio.gather(*(clear(page, args.gradcam) for page in pages))
                 await asyncio.sleep(args.settle)
             await browser.close()
-        memory = peak_memory_mb(server)
+        memory = memory_mb("VmHWM", server)
 
     report(args, titles, alone, alone_cpu, rounds, cpu, memory)
 

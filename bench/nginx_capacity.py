@@ -29,19 +29,13 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from replica_capacity import memory_mb  # noqa: E402
 from streamlit_client import LiveSession  # noqa: E402
 
 from core.serving.cluster import Cluster  # noqa: E402
 from core.serving.replicas import free_port  # noqa: E402
 from core.store.catalog import list_models  # noqa: E402
 from core.store.samples import load_test_images  # noqa: E402
-
-
-def resident_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def photos(count: int) -> list[bytes]:
@@ -114,9 +108,9 @@ def main() -> None:
             cluster.start()
             warm_s = time.perf_counter() - started
             pids = {name: r.proc.pid for name, r in cluster.replicas.items()}
-            warm_mb = {name: resident_mb(pid) for name, pid in pids.items()}
+            warm_mb = {name: memory_mb(proc=f"/proc/{pid}") for name, pid in pids.items()}
             result = load(cluster.url, args.sessions, args.uploads, models)
-            after_mb = {name: resident_mb(pid) for name, pid in pids.items()}
+            after_mb = {name: memory_mb(proc=f"/proc/{pid}") for name, pid in pids.items()}
         finally:
             cluster.stop()
         rows.append((n, warm_s, result, warm_mb, after_mb))

@@ -26,9 +26,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def memory_mb(field: str = "VmRSS") -> float:
-    """This process's resident memory now (VmRSS) or at its peak (VmHWM), from /proc."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def memory_mb(field: str = "VmRSS", proc: str | Path = "/proc/self") -> float:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), from ``proc``'s status
+    (this process by default; ``/proc/<pid>`` for another)."""
+    for line in (Path(proc) / "status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field}")
