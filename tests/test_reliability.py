@@ -192,7 +192,7 @@ def test_models_warm_one_by_one_and_a_swapped_model_is_refused(
 
 
 def test_the_unfamiliar_image_gate_loads_after_the_first_model_answers(
-    trained, tiny_npz, tmp_path, monkeypatch
+    trained, tmp_path, monkeypatch
 ):
     # Loaded first, on a fresh server drawing its first page, the gate held every answer back
     # by seconds; the Live page says "not checked yet" while gate_warming() is true.
