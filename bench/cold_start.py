@@ -7,7 +7,8 @@ Chromium the moment the server answers its health check, and uploads a photo as 
 uploader is there. Prints, per run and as medians: seconds from the upload to the first model's
 answer on screen (target ≤ 5 s), and from the server's start to every model's answer on screen
 (target ≤ 15 s), with the time each model's answer appeared (the models warm up one by one,
-fastest first: core.serving.warming).
+fastest first: core.serving.warming). Models with a fast-start copy (`python -m
+core.fast_start`, once) answer with it first; `--no-fast-start` measures without the copies.
 """
 
 import argparse
@@ -24,6 +25,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.reporting.palette import short_label  # noqa: E402
+from core.serving import fast_start  # noqa: E402
 from core.store.artifacts import ARTIFACTS_ENV  # noqa: E402
 from core.store.catalog import list_models  # noqa: E402
 from tests.browser_harness import (  # noqa: E402
@@ -83,9 +85,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--artifacts", default=None)
+    parser.add_argument(
+        "--no-fast-start", action="store_true", help="answer without the fast-start copies"
+    )
     args = parser.parse_args()
     env = {ARTIFACTS_ENV: str(Path(args.artifacts).resolve())} if args.artifacts else {}
-    labels = [short_label(name) for name in list_models(args.artifacts)]
+    names = list_models(args.artifacts)
+    labels = [short_label(name) for name in names]
+    if args.no_fast_start:
+        env[fast_start.FAST_START_ENV] = "0"
+        print("fast-start copies: off")
+    else:
+        copies = [
+            n for n in names if (p := fast_start.copy_path(n, args.artifacts)) and p.is_file()
+        ]
+        print(
+            f"fast-start copies: {len(copies)} of {len(names)} models (python -m core.fast_start)"
+        )
     folder = Path(tempfile.mkdtemp(prefix="cold-start-"))
     image = folder / "photo.png"
     Image.new("RGB", (64, 48), (30, 160, 60)).save(image)

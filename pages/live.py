@@ -185,11 +185,17 @@ with answers_area.container():
 # Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
 # model with all of this page's images, batched with other sessions' and served only while no
 # prediction is waiting (core.serving.predictor.SharedPredictor).
+# Models answering with their fast-start copy: no heatmap until their Keras model has loaded.
+fast_start = loading.fast_start()
 for model in dict.fromkeys(slot[1] for slot in cam_slots):
     mine = [slot for slot in cam_slots if slot[1] == model]
     if common.no_gradcam(model):  # e.g. a TFLite model: one line, no heatmap to wait for
         for *_, slot in mine:
             slot.caption(common.no_gradcam(model))
+        continue
+    if model in fast_start:
+        for *_, slot in mine:
+            slot.caption(":material/hourglass_top: Its heatmap shows once it has fully loaded.")
         continue
     targets = [
         CLASS_NAMES.index(predicted if cam_target == "the predicted class" else cam_target)
@@ -208,4 +214,4 @@ for model in dict.fromkeys(slot[1] for slot in cam_slots):
             alt=f"{common.title(model)} Grad-CAM for {CLASS_NAMES[target]} {about}",
         )
 
-_rerun_while_warming(bool(warming_up) or loading.gate_warming())
+_rerun_while_warming(bool(warming_up) or loading.gate_warming() or bool(fast_start))

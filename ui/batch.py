@@ -42,8 +42,16 @@ def classify(
         digest.update(name.encode("utf-8", "replace") + b"\0")
         digest.update(hashlib.blake2b(data, digest_size=16).digest())
     models = list(predictor.models) if models is None else list(models)
-    # Answered again once the unfamiliar-image gate has warmed up: then they are checked too.
-    key = (digest.hexdigest(), k, tuple(models), getattr(predictor, "gate", None) is not None)
+    # Answered again once the unfamiliar-image gate has warmed up, and as the Keras models of
+    # fast-start copies load (core.serving.fast_start): then they are checked too.
+    fast = getattr(getattr(predictor, "predictor", None), "fast", ())
+    key = (
+        digest.hexdigest(),
+        k,
+        tuple(models),
+        getattr(predictor, "gate", None) is not None,
+        tuple(sorted(fast)),
+    )
     kept = st.session_state.get("batch_answers")
     if kept is not None and kept[0] == key:
         return kept[1]

@@ -8,6 +8,11 @@ gate of unfamiliar images comes right after the first model: loaded first, on a 
 drawing its first page, it held the first answer back by 5 s, and until it is there the Live
 page says that the answers are not checked yet. The Grad-CAM graphs are traced after every
 model answers; the ready file (``core.serving.readiness``) is written after that.
+
+Models with a fast-start copy (``core.serving.fast_start``, made once by ``python -m
+core.fast_start``) answer with it before all of that, within seconds of the start, and hand
+over to their Keras model once it is traced; until the model the gate is combined with has
+handed over, the answers count as not checked yet.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ class Warming:
     failures: dict[str, str] = field(default_factory=dict)
     future: Future = field(default_factory=Future)
     gate_loaded: bool = False  # the unfamiliar-image gate's load was tried (it may be None)
+    # Fast-start copies that did not reproduce their stored predictions: {model: why}.
+    copies_refused: dict[str, str] = field(default_factory=dict)
 
     def pending(self) -> list[str]:
         """The models neither answering yet nor failed, in warm-up order."""
@@ -42,8 +49,15 @@ class Warming:
         return self.future.done()
 
     def gate_warming(self) -> bool:
-        """Whether uploads answered now miss the unfamiliar-image gate that is still loading."""
-        return not self.gate_loaded and not self.done()
+        """Whether uploads answered now miss part of the unfamiliar-image check still loading:
+        the gate, or the score of the model it is combined with (a fast-start copy gives none)."""
+        judge = self.shared.predictor.judge
+        judge_fast = judge is not None and judge.model in self.shared.predictor.fast
+        return (not self.gate_loaded or judge_fast) and not self.done()
+
+    def fast_start(self) -> list[str]:
+        """The models answering with their fast-start copy: no Grad-CAM for them yet."""
+        return [n for n in self.order if n in self.shared.predictor.fast]
 
     def result(self, timeout: float | None = None):
         return self.future.result(timeout=timeout)
@@ -61,6 +75,20 @@ def _stored(name: str, root: str, check) -> tuple[np.ndarray, np.ndarray] | None
     return check[1], art.predictions()["probs"]
 
 
+def _answer_with_copy(warming: Warming, name: str, root: str, check_images) -> None:
+    """Let ``name``'s fast-start copy answer, if it has one that passes the check (a function
+    of its own: a copy the traced graph takes over from later must not stay referenced)."""
+    from core.serving import fast_start
+
+    copy = fast_start.load(name, root)
+    if copy is None:
+        return
+    try:
+        warming.shared.add_fast(name, copy, _stored(name, root, check_images()))
+    except artifacts.ArtifactError as exc:
+        warming.copies_refused[name] = str(exc)  # its Keras model answers instead
+
+
 def start(
     names: list[str],
     root: str,
@@ -73,6 +101,7 @@ def start(
     (``core.serving.background``): a server stopped during the warm-up exits at once.
     """
     from core.analysis import imagenet_gate, ood
+    from core.serving import fast_start
     from core.serving.predictor import Predictor, SharedPredictor, order_for_warm_up
 
     # The judge is the model the ImageNet gate's rule was chosen with (a small json, read now);
@@ -94,23 +123,31 @@ def start(
         # The test images to check each model against are read while the first model loads
         # (its load imports TensorFlow, seconds on a fresh server).
         check_images = in_background(verify_with, name="test images for the warm-up")
+        # Fast-start copies first: every model that has one answers within seconds, before
+        # TensorFlow is even imported; its Keras model takes over below.
+        for name in warming.order:
+            checkpoint()
+            _answer_with_copy(warming, name, root, check_images.result)
         for name in warming.order:
             checkpoint()
             model, reason = Predictor.load_one(name, root)
             if model is None:
                 warming.failures[name] = reason
+                shared.predictor.withdraw(name)  # a copy of a model that fails answers nothing
                 continue
             checkpoint()
             try:
                 shared.add(name, model, _stored(name, root, check_images.result()))
             except artifacts.ArtifactError as exc:
                 warming.failures[name] = f"broken: {exc}"
+                shared.predictor.withdraw(name)
             if not warming.gate_loaded:  # after the first model: it answers sooner
                 load_gate()
         if names and not warming.gate_loaded:
             load_gate()
         warming.gate_loaded = True
         shared.warm_up(between=checkpoint)  # the Grad-CAM graphs, once everything answers
+        fast_start.release_memory()  # of the copies the traced graphs took over from
         readiness.mark_ready(list(shared.models), warming.failures, str(root))
         return shared, warming.failures
 

@@ -1,0 +1,164 @@
+"""Fast-start copies: each Keras model converted once to a TensorFlow Lite file, so that a fresh
+server answers with every model seconds after it starts.
+
+A fresh server spent ~20 s here before its sixth answer: importing TensorFlow (4-7 s), then
+loading each Keras model and tracing its graph (ResNet50 alone 4-5 s), one at a time because
+that work holds Python's GIL. A ``.tflite`` copy runs in LiteRT (``ai_edge_litert``: no
+TensorFlow import) and is ready in about a second, ResNet50 included. The warm-up
+(``core.serving.warming``) answers with the copies first and, in the background, loads the Keras
+models as before, for Grad-CAM. A copy goes on answering where it is clearly faster than the
+traced TensorFlow graph (the small models: TensorFlow's per-call overhead), else the graph takes
+over and the copy's memory is freed (``release_memory``); so does the graph of the model whose
+penultimate features give the unfamiliar-image score, which only the graph gives.
+
+    python -m core.fast_start            # every ready Keras model, once (ResNet50: ~1 min)
+
+A copy is named by the sha256 of the model file it was made from, under the cache folder
+(``~/.cache/cifar10-studio/fast-start/``, moved by ``$CIFAR10_CACHE``): a retrained or replaced
+model never meets an old copy, and read-only artifacts (a cluster's volume) work too. Before it
+answers, a copy must reproduce its artifact's stored test predictions, as the Keras model must.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from core.data.cifar10 import default_cache_dir
+from core.io.digest import file_sha256
+from core.store import artifacts
+
+FAST_START_ENV = "CIFAR10_STUDIO_FAST_START"  # 0: never answer with a copy
+FOLDER = "fast-start"
+SUFFIX = ".tflite"
+# Threads per copy: the copies answer one at a time (each behind the predictor's lock), as the
+# Keras graphs do, on this 2-core machine's both cores.
+THREADS = os.cpu_count() or 1
+
+
+def cache_dir() -> Path:
+    return default_cache_dir() / FOLDER
+
+
+def copy_path(name: str, root: str | os.PathLike | None = None) -> Path | None:
+    """Where the fast-start copy of artifact ``name``'s model file goes; None when it has none
+    (no Keras model file: an added TFLite model is loaded without TensorFlow's tracing)."""
+    path = artifacts.Artifact(name, root).model_path
+    if path.name != artifacts.MODEL_FILE or not path.is_file():
+        return None
+    return cache_dir() / f"{file_sha256(path)}{SUFFIX}"
+
+
+class FastCopy:
+    """A model's ``.tflite`` copy with the predictor's graph contract: (N, 32, 32, 3) floats in
+    [0, 1] -> (N, 10) probabilities. Not thread-safe: the predictor calls it under its lock."""
+
+    fast_start = True  # ``Predictor.answers_with_copy``
+
+    def __init__(self, path: str | os.PathLike):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        self._interpreter = Interpreter(model_path=str(path), num_threads=THREADS)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._rows = 0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if len(batch) != self._rows:  # a new batch size: the interpreter's tensors follow it
+            self._interpreter.resize_tensor_input(self._input, list(batch.shape))
+            self._interpreter.allocate_tensors()
+            self._rows = len(batch)
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output)
+
+
+def load(name: str, root: str | os.PathLike | None = None) -> FastCopy | None:
+    """Artifact ``name``'s fast-start copy, if one was made from its current model file (and
+    ``$CIFAR10_STUDIO_FAST_START`` is not 0)."""
+    if os.environ.get(FAST_START_ENV, "1") == "0":
+        return None
+    path = copy_path(name, root)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return FastCopy(path)
+    except (ImportError, ValueError, RuntimeError):  # no LiteRT, or a damaged file: Keras serves
+        return None
+
+
+def build(name: str, root: str | os.PathLike | None = None) -> tuple[Path | None, bool]:
+    """(the copy's path, whether it was made now): converts artifact ``name``'s Keras model
+    unless its copy is there already; (None, False) for a model that has no Keras file.
+
+    The file is written under a temporary name and renamed into place, so a killed conversion
+    leaves no copy that a server would load."""
+    path = copy_path(name, root)
+    if path is None or path.is_file():
+        return path, False
+    import tensorflow as tf
+
+    model = artifacts.Artifact(name, root).load_model()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="fast-start-") as work:
+        exported = Path(work) / "saved_model"
+        model.export(str(exported), format="tf_saved_model", verbose=False)
+        content = tf.lite.TFLiteConverter.from_saved_model(str(exported)).convert()
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+    return path, True
+
+
+def release_memory() -> None:
+    """Hand the memory of dropped copies back to the system (glibc keeps freed blocks)."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: this process reuses it
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import time
+
+    from core.store.catalog import list_models
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core.fast_start",
+        description="Make the fast-start copies a fresh server answers with in seconds.",
+    )
+    parser.add_argument("models", nargs="*", help="artifact names (default: every ready one)")
+    parser.add_argument("--artifacts", help="artifacts folder (default: artifacts/)")
+    args = parser.parse_args(argv)
+    ready = [
+        n
+        for n in list_models(args.artifacts)
+        if artifacts.Artifact(n, args.artifacts).status().ready
+    ]
+    unknown = [n for n in args.models if n not in ready]
+    if unknown:
+        parser.exit(
+            2,
+            f"error: no ready artifact named {', '.join(unknown)} (ready: "
+            f"{', '.join(ready) or 'none'})\n",
+        )
+    for name in args.models or ready:
+        started = time.perf_counter()
+        path, made = build(name, args.artifacts)
+        if path is None:
+            print(f"{name}: no Keras model file, nothing to convert")
+        elif made:
+            took = time.perf_counter() - started
+            print(f"{name}: copy made in {took:.0f} s ({path.stat().st_size / 2**20:.1f} MiB)")
+        else:
+            print(f"{name}: copy already there")
+    print(f"copies in {cache_dir()}")
+    return 0

@@ -1,0 +1,146 @@
+"""Fast-start copies (core.serving.fast_start): made once by `python -m core.fast_start`, they
+answer on a fresh server before the Keras models are loaded, and only if they reproduce the
+artifact's stored test predictions."""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core import REPO_ROOT
+from core.data.cifar10 import CACHE_ENV, scale
+from core.io.digest import file_sha256
+from core.serving import fast_start, readiness, warming
+from core.serving.predictor import Predictor
+from core.store.artifacts import Artifact
+
+
+@pytest.fixture
+def root(trained, tmp_path, monkeypatch):
+    """An artifacts folder with the trained `custom`, and an empty cache for its copies."""
+    root = tmp_path / "artifacts"
+    shutil.copytree(trained / "custom", root / "custom")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(readiness.READY_FILE_ENV, str(tmp_path / "ready"))
+    return root
+
+
+@pytest.fixture
+def check_images(tiny_npz):
+    with np.load(tiny_npz) as z:
+        return z["x_test"][:2]
+
+
+def _first_answers(loading, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not loading.shared.models and not loading.done():
+        assert time.monotonic() < deadline, "no model answered"
+        time.sleep(0.01)
+
+
+def test_the_command_makes_one_copy_per_model_file(root, tmp_path):
+    env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
+
+    def command(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "core.fast_start", *args, "--artifacts", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO_ROOT,
+            env=env,
+        )
+
+    made = command("custom")
+    assert made.returncode == 0, made.stderr
+    assert "custom: copy made" in made.stdout
+    model_file = root / "custom" / "model.keras"
+    copy = tmp_path / "cache" / "fast-start" / f"{file_sha256(model_file)}.tflite"
+    assert copy.is_file() and fast_start.copy_path("custom", root) == copy
+
+    again = command("custom")
+    assert again.returncode == 0 and "custom: copy already there" in again.stdout
+
+    unknown = command("nope")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines()[-1] == (
+        "error: no ready artifact named nope (ready: custom)"
+    )
+    # A changed model file is another file: the old copy is not its copy.
+    with open(model_file, "ab") as f:
+        f.write(b"\0")
+    assert fast_start.copy_path("custom", root) != copy
+    assert fast_start.load("custom", root) is None
+
+
+def test_a_fresh_server_answers_with_the_copy_before_the_keras_model_is_loaded(
+    root, check_images, monkeypatch
+):
+    path, made = fast_start.build("custom", root)
+    assert made and path.is_file()
+    # The Keras model waits until the copy's answers are checked, as TensorFlow's import and
+    # the model's load keep it waiting on a fresh server.
+    go = threading.Event()
+    load_keras = Predictor.load_one
+
+    def load_when_told(*args, **kwargs):
+        go.wait(60)
+        return load_keras(*args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "load_one", staticmethod(load_when_told))
+    loading = warming.start(["custom"], str(root), lambda: ("tiny", check_images))
+    try:
+        _first_answers(loading)
+        stored = Artifact("custom", root).predictions()["probs"][:2]
+        assert loading.fast_start() == ["custom"] and loading.pending() == []
+        assert isinstance(loading.shared.models["custom"], fast_start.FastCopy)
+        by_copy = loading.shared.predict_each(scale(check_images))["custom"]
+        np.testing.assert_allclose(by_copy, stored, atol=1e-4)
+        with pytest.raises(ValueError, match="still loading"):
+            loading.shared.gradcam("custom", check_images, 0)
+        go.set()
+        shared, failures = loading.result(timeout=120)
+        assert failures == {} and loading.fast_start() == []
+        # The Keras model is there for Grad-CAM; the copy goes on answering.
+        assert not isinstance(shared.models["custom"], fast_start.FastCopy)
+        assert shared.predictor.answers_with_copy("custom")
+        np.testing.assert_allclose(shared.predict_each(scale(check_images))["custom"], by_copy)
+        assert shared.gradcam("custom", check_images, 0).shape == (2, 32, 32)
+    finally:
+        go.set()
+        loading.result(timeout=120)[0].batcher.close()
+
+
+def test_a_copy_of_another_model_is_refused_and_the_keras_model_answers(
+    root, check_images, tmp_path
+):
+    import keras
+
+    # "other": the same artifact with another network in its model file.
+    shutil.copytree(root / "custom", root / "other")
+    keras.utils.set_random_seed(7)
+    other = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    other.save(root / "other" / "model.keras")
+    other_copy, made = fast_start.build("other", root)
+    assert made
+    shutil.rmtree(root / "other")
+    shutil.copy(other_copy, fast_start.copy_path("custom", root))
+
+    loading = warming.start(["custom"], str(root), lambda: ("tiny", check_images))
+    shared, failures = loading.result(timeout=120)
+    try:
+        assert failures == {}
+        assert "fast-start copy does not reproduce" in loading.copies_refused["custom"]
+        assert not shared.predictor.answers_with_copy("custom")
+        stored = Artifact("custom", root).predictions()["probs"][:2]
+        answer = shared.predict_each(scale(check_images))["custom"]
+        np.testing.assert_allclose(answer, stored, atol=1e-3)
+    finally:
+        shared.batcher.close()
