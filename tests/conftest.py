@@ -5,6 +5,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # only shows stored results would otherwise load all of them (ui.common.WARM_UP_ENV). The one
 # that tests the warm-up turns it on.
 os.environ.setdefault("CIFAR10_STUDIO_WARM_UP", "0")
+# Nor do they answer with fast-start copies or make them (core.serving.fast_start), whatever the
+# cache of the machine holds: tests/test_fast_start.py turns them on.
+os.environ.setdefault("CIFAR10_STUDIO_FAST_START", "0")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

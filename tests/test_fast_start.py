@@ -27,6 +27,7 @@ def root(trained, tmp_path, monkeypatch):
     shutil.copytree(trained / "custom", root / "custom")
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(readiness.READY_FILE_ENV, str(tmp_path / "ready"))
+    monkeypatch.setenv(fast_start.FAST_START_ENV, "1")  # conftest turns them off elsewhere
     return root
 
 
@@ -43,8 +44,22 @@ def _first_answers(loading, timeout_s: float = 60) -> None:
         time.sleep(0.01)
 
 
+def _hold_keras_models(monkeypatch) -> threading.Event:
+    """Keras models load only once the returned event is set: on a fresh server TensorFlow's
+    import and the models' loads keep them waiting for seconds, the copies' time to answer."""
+    go = threading.Event()
+    load_keras = Predictor.load_one
+
+    def load_when_told(*args, **kwargs):
+        go.wait(60)
+        return load_keras(*args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "load_one", staticmethod(load_when_told))
+    return go
+
+
 def test_the_command_makes_one_copy_per_model_file(root, tmp_path):
-    env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
+    env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}  # the fixture's
 
     def command(*args):
         return subprocess.run(
@@ -83,16 +98,7 @@ def test_a_fresh_server_answers_with_the_copy_before_the_keras_model_is_loaded(
 ):
     path, made = fast_start.build("custom", root)
     assert made and path.is_file()
-    # The Keras model waits until the copy's answers are checked, as TensorFlow's import and
-    # the model's load keep it waiting on a fresh server.
-    go = threading.Event()
-    load_keras = Predictor.load_one
-
-    def load_when_told(*args, **kwargs):
-        go.wait(60)
-        return load_keras(*args, **kwargs)
-
-    monkeypatch.setattr(Predictor, "load_one", staticmethod(load_when_told))
+    go = _hold_keras_models(monkeypatch)
     loading = warming.start(["custom"], str(root), lambda: ("tiny", check_images))
     try:
         _first_answers(loading)
@@ -144,3 +150,28 @@ def test_a_copy_of_another_model_is_refused_and_the_keras_model_answers(
         np.testing.assert_allclose(answer, stored, atol=1e-3)
     finally:
         shared.batcher.close()
+
+
+def test_a_server_without_copies_makes_them_once_warm_for_its_next_start(
+    root, check_images, monkeypatch
+):
+    loading = warming.start(["custom"], str(root), lambda: ("tiny", check_images))
+    shared, failures = loading.result(timeout=120)
+    try:
+        assert failures == {} and not shared.predictor.answers_with_copy("custom")
+        builder = fast_start._builders[-1]
+        assert builder.args[-3:] == ["--if-idle", "--artifacts", str(root)]
+        assert os.getpriority(os.PRIO_PROCESS, builder.pid) == 19 or builder.poll() is not None
+        assert builder.wait(timeout=300) == 0
+        assert fast_start.copy_path("custom", root).is_file()
+    finally:
+        shared.batcher.close()
+    # The next start answers with it before its Keras model is loaded.
+    go = _hold_keras_models(monkeypatch)
+    again = warming.start(["custom"], str(root), lambda: ("tiny", check_images))
+    try:
+        _first_answers(again)
+        assert again.fast_start() == ["custom"] and again.copies_refused == {}
+    finally:
+        go.set()
+        again.result(timeout=120)[0].batcher.close()

@@ -13,6 +13,9 @@ penultimate features give the unfamiliar-image score, which only the graph gives
 
     python -m core.fast_start            # every ready Keras model, once (ResNet50: ~1 min)
 
+A server that finds copies missing makes them itself once warm, in a child process at the lowest
+CPU priority (``build_in_background``): its next start is fast.
+
 A copy is named by the sha256 of the model file it was made from, under the cache folder
 (``~/.cache/cifar10-studio/fast-start/``, moved by ``$CIFAR10_CACHE``): a retrained or replaced
 model never meets an old copy, and read-only artifacts (a cluster's volume) work too. Before it
@@ -21,18 +24,23 @@ answers, a copy must reproduce its artifact's stored test predictions, as the Ke
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from core import REPO_ROOT
 from core.data.cifar10 import default_cache_dir
 from core.io.digest import file_sha256
 from core.store import artifacts
 
-FAST_START_ENV = "CIFAR10_STUDIO_FAST_START"  # 0: never answer with a copy
+FAST_START_ENV = "CIFAR10_STUDIO_FAST_START"  # 0: never answer with a copy, nor make one
 FOLDER = "fast-start"
 SUFFIX = ".tflite"
 # Threads per copy: the copies answer one at a time (each behind the predictor's lock), as the
@@ -82,7 +90,7 @@ class FastCopy:
 def load(name: str, root: str | os.PathLike | None = None) -> FastCopy | None:
     """Artifact ``name``'s fast-start copy, if one was made from its current model file (and
     ``$CIFAR10_STUDIO_FAST_START`` is not 0)."""
-    if os.environ.get(FAST_START_ENV, "1") == "0":
+    if not enabled():
         return None
     path = copy_path(name, root)
     if path is None or not path.is_file():
@@ -116,9 +124,47 @@ def build(name: str, root: str | os.PathLike | None = None) -> tuple[Path | None
     return path, True
 
 
+def enabled() -> bool:
+    return os.environ.get(FAST_START_ENV, "1") != "0"
+
+
+_builders: list[subprocess.Popen] = []
+
+
+def build_in_background(names: list[str], root: str | os.PathLike | None = None):
+    """Start ``python -m core.fast_start`` for those of ``names`` without a copy, in a child
+    process at the lowest CPU priority, so that the server's next start is fast; the child is
+    stopped if this process exits first. Returns the child, or None when nothing is missing."""
+    if not enabled():
+        return None
+    missing = [n for n in names if (path := copy_path(n, root)) and not path.is_file()]
+    if not missing:
+        return None
+    command = [sys.executable, "-m", "core.fast_start", *missing, "--if-idle"]
+    if root is not None:
+        command += ["--artifacts", str(root)]
+    child = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with contextlib.suppress(OSError):  # it ended already, or the system refuses
+        os.setpriority(os.PRIO_PROCESS, child.pid, 19)
+    _builders.append(child)
+    return child
+
+
+@atexit.register
+def _stop_builders() -> None:
+    for child in _builders:
+        if child.poll() is None:
+            child.terminate()
+
+
 def release_memory() -> None:
     """Hand the memory of dropped copies back to the system (glibc keeps freed blocks)."""
-    import contextlib
     import ctypes
 
     with contextlib.suppress(OSError, AttributeError):  # not glibc: this process reuses it
@@ -127,6 +173,7 @@ def release_memory() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import fcntl
     import time
 
     from core.store.catalog import list_models
@@ -137,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("models", nargs="*", help="artifact names (default: every ready one)")
     parser.add_argument("--artifacts", help="artifacts folder (default: artifacts/)")
+    parser.add_argument(
+        "--if-idle",
+        action="store_true",
+        help="do nothing if another process is making copies (else wait for it)",
+    )
     args = parser.parse_args(argv)
     ready = [
         n
@@ -150,6 +202,14 @@ def main(argv: list[str] | None = None) -> int:
             f"error: no ready artifact named {', '.join(unknown)} (ready: "
             f"{', '.join(ready) or 'none'})\n",
         )
+    # One process converts at a time: replicas started together each ask for the copies.
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    lock = open(cache_dir() / ".lock", "w")  # noqa: SIM115 - held until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | (fcntl.LOCK_NB if args.if_idle else 0))
+    except BlockingIOError:
+        print("another process is making fast-start copies; nothing done")
+        return 0
     for name in args.models or ready:
         started = time.perf_counter()
         path, made = build(name, args.artifacts)

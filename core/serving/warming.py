@@ -149,6 +149,7 @@ def start(
         shared.warm_up(between=checkpoint)  # the Grad-CAM graphs, once everything answers
         fast_start.release_memory()  # of the copies the traced graphs took over from
         readiness.mark_ready(list(shared.models), warming.failures, str(root))
+        fast_start.build_in_background(list(shared.models), root)  # for the next start
         return shared, warming.failures
 
     warming.future = in_background(run, name="models warm-up")
