@@ -185,17 +185,19 @@ with answers_area.container():
 # Grad-CAM only after every prediction is on screen, so it cannot delay them: one request per
 # model with all of this page's images, batched with other sessions' and served only while no
 # prediction is waiting (core.serving.predictor.SharedPredictor).
-# Models answering with their fast-start copy: no heatmap until their Keras model has loaded.
-fast_start = loading.fast_start()
+# Heatmaps once the warm-up has traced every Grad-CAM graph. Asked for earlier (say, while
+# fast-start copies answer and the Keras models load behind them), each was traced in the shared
+# worker while this run waited: 22 s here, with the answers' "not checked yet" note left stale.
+heatmaps_later = not loading.done()
 for model in dict.fromkeys(slot[1] for slot in cam_slots):
     mine = [slot for slot in cam_slots if slot[1] == model]
     if common.no_gradcam(model):  # e.g. a TFLite model: one line, no heatmap to wait for
         for *_, slot in mine:
             slot.caption(common.no_gradcam(model))
         continue
-    if model in fast_start:
+    if heatmaps_later:
         for *_, slot in mine:
-            slot.caption(":material/hourglass_top: Its heatmap shows once it has fully loaded.")
+            slot.caption(":material/hourglass_top: Its heatmap shows once the models have loaded.")
         continue
     targets = [
         CLASS_NAMES.index(predicted if cam_target == "the predicted class" else cam_target)
@@ -214,4 +216,6 @@ for model in dict.fromkeys(slot[1] for slot in cam_slots):
             alt=f"{common.title(model)} Grad-CAM for {CLASS_NAMES[target]} {about}",
         )
 
-_rerun_while_warming(bool(warming_up) or loading.gate_warming() or bool(fast_start))
+_rerun_while_warming(
+    bool(warming_up) or loading.gate_warming() or bool(heatmaps_later and cam_slots)
+)
