@@ -1,15 +1,16 @@
 """Fast-start copies: each Keras model converted once to a TensorFlow Lite file, so that a fresh
 server answers with every model seconds after it starts.
 
-A fresh server spent ~20 s here before its sixth answer: importing TensorFlow (4-7 s), then
-loading each Keras model and tracing its graph (ResNet50 alone 4-5 s), one at a time because
-that work holds Python's GIL. A ``.tflite`` copy runs in LiteRT (``ai_edge_litert``: no
-TensorFlow import) and is ready in about a second, ResNet50 included. The warm-up
-(``core.serving.warming``) answers with the copies first and, in the background, loads the Keras
-models as before, for Grad-CAM. A copy goes on answering where it is clearly faster than the
-traced TensorFlow graph (the small models: TensorFlow's per-call overhead), else the graph takes
-over and the copy's memory is freed (``release_memory``); so does the graph of the model whose
-penultimate features give the unfamiliar-image score, which only the graph gives.
+A fresh server's sixth answer came 32 s after its start here (bench/README.md): importing
+TensorFlow (4-7 s), then loading each Keras model and tracing its graph (ResNet50 alone 4-5 s),
+one at a time because that work holds Python's GIL. A ``.tflite`` copy runs in LiteRT
+(``ai_edge_litert``: no TensorFlow import) and is ready in about a second, ResNet50 included.
+The warm-up (``core.serving.warming``) answers with the copies first and, in the background,
+loads the Keras models as before, for Grad-CAM. A copy goes on answering where it is clearly
+faster than the traced TensorFlow graph (the small models: TensorFlow's per-call overhead),
+else the graph takes over and the copy's memory is freed (``release_memory``); so does the
+graph of the model whose penultimate features give the unfamiliar-image score, which only the
+graph gives.
 
     python -m core.fast_start            # every ready Keras model, once (ResNet50: ~1 min)
 
@@ -210,9 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     except BlockingIOError:
         print("another process is making fast-start copies; nothing done")
         return 0
+    failed = 0
     for name in args.models or ready:
         started = time.perf_counter()
-        path, made = build(name, args.artifacts)
+        try:
+            path, made = build(name, args.artifacts)
+        except Exception as exc:  # noqa: BLE001 - that model's Keras model answers, as before
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            print(f"{name}: no copy ({reason})", file=sys.stderr)
+            failed += 1
+            continue
         if path is None:
             print(f"{name}: no Keras model file, nothing to convert")
         elif made:
@@ -221,4 +229,4 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{name}: copy already there")
     print(f"copies in {cache_dir()}")
-    return 0
+    return 1 if failed else 0

@@ -127,8 +127,9 @@ class Predictor:
             _check(name, graph, verify, "model file")
         if name in self.fast and not judged and self._copy_is_faster(name, graph):
             # The checked copy, made from this very file, goes on answering; the model is for
-            # Grad-CAM. Small models pay TensorFlow's per-call overhead: their copies answered
-            # 1.5-7x faster here; ResNet50's and VGG16's no faster, for 660 and 180 MB more.
+            # Grad-CAM. Small models pay TensorFlow's per-call overhead: custom's and Lite0's
+            # copies answered 5-10x faster here, Model 2's, VGG16's and ResNet50's within 25%
+            # of their graphs (bench/README.md), ResNet50's holding 660 MB of its own.
             self.models[name] = model
         else:
             self._answer_with(name, graph, model)

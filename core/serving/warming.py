@@ -10,9 +10,11 @@ page says that the answers are not checked yet. The Grad-CAM graphs are traced a
 model answers; the ready file (``core.serving.readiness``) is written after that.
 
 Models with a fast-start copy (``core.serving.fast_start``, made once by ``python -m
-core.fast_start``) answer with it before all of that, within seconds of the start, and hand
-over to their Keras model once it is traced; until the model the gate is combined with has
-handed over, the answers count as not checked yet.
+core.fast_start``) answer with it before all of that, within seconds of the start; their Keras
+models load behind them for Grad-CAM, and the traced graph takes over where the copy is not
+clearly faster. Until the model the gate is combined with has its graph (the copy gives no
+score), the answers count as not checked yet. Once warm, the server makes the copies that are
+missing, for its next start.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def start(
         # (its load imports TensorFlow, seconds on a fresh server).
         check_images = in_background(verify_with, name="test images for the warm-up")
         # Fast-start copies first: every model that has one answers within seconds, before
-        # TensorFlow is even imported; its Keras model takes over below.
+        # TensorFlow is even imported; its Keras model loads below.
         for name in warming.order:
             checkpoint()
             _answer_with_copy(warming, name, root, check_images.result)
