@@ -87,3 +87,17 @@ def test_the_readiness_probe_fails_until_the_ready_file_is_written(tmp_path, mon
     readiness.mark_ready(["custom"], {}, "artifacts")
     assert readiness.main(["--port", "1"]) == 0
     assert readiness.read_ready(ready)["models"] == ["custom"]
+
+
+def test_a_replica_counts_the_uploads_it_is_answering_for_the_roll(tmp_path, monkeypatch):
+    # core.serving.cluster stops a rolled replica only once this count is 0.
+    from core.serving import readiness
+
+    busy = tmp_path / "r1-8501.busy"
+    monkeypatch.setenv(readiness.BUSY_FILE_ENV, str(busy))
+    assert readiness.answering_now(busy) == 0
+    with readiness.answering():
+        with readiness.answering():
+            assert readiness.answering_now(busy) == 2
+        assert readiness.answering_now(busy) == 1
+    assert readiness.answering_now(busy) == 0

@@ -46,6 +46,7 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "labelled": ("core.data.uploads", "labelled"),
     "own_photos": ("core.analysis.own_photos", None),
     "classify_batch": ("core.serving.batch", "classify_batch"),
+    "answering": ("core.serving.readiness", "answering"),
     "evaluate_labelled": ("core.serving.batch", "evaluate_labelled"),
     "table_rows": ("core.serving.batch", "table_rows"),
     "thumbnail": ("core.serving.batch", "thumbnail"),

@@ -12,6 +12,7 @@ from ui import common
 from ui.api import (
     MAX_BATCH,
     MAX_ZIP_BYTES,
+    answering,
     capped,
     classify_batch,
     from_uploads,
@@ -55,7 +56,8 @@ def classify(
     kept = st.session_state.get("batch_answers")
     if kept is not None and kept[0] == key:
         return kept[1]
-    results = _classify(predictor, entries(files), k, models)
+    with answering():  # a replica rolled meanwhile waits for this answer before it stops
+        results = _classify(predictor, entries(files), k, models)
     # An image decoded but unanswered met a busy server (core.serving.batcher.Busy): ask again.
     if not any(r.error and r.image is not None for r in results):
         st.session_state["batch_answers"] = (key, results)

@@ -17,12 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.serving.nginx import Nginx, NginxError, Slot, render
+from core.serving.readiness import answering_now
 from core.serving.replicas import HEALTH, Replica, ReplicaError, free_port
 
 WARM_TIMEOUT_S = 600.0
 UPLOAD = "/_stcore/upload_file/"
-# Before a rolled replica stops, this long without an upload to it (a page run takes ~1 s),
-# waited for at most QUIET_LIMIT_S.
+# Before a rolled replica stops, this long without an upload to it and none being answered
+# (core.serving.readiness.answering), waited for at most QUIET_LIMIT_S.
 QUIET_S, QUIET_LIMIT_S = 2.0, 20.0
 NGINX_START_S = 15.0
 
@@ -102,7 +103,7 @@ class Cluster:
             # reconnect through the same slot and land on the new one, their uploads too.
             self.standby[name] = new
             self._reload()
-            self._wait_quiet(old.port)
+            self._wait_quiet(old)
             old.stop()
             self.replicas[name] = new
             del self.standby[name]
@@ -174,18 +175,23 @@ class Cluster:
         config = render(self.nginx.prefix, listen, slots, self.sticky, config_id=self.config_id)
         self.nginx.write(config)
 
-    def _wait_quiet(self, port: int, quiet_s: float = QUIET_S, limit_s: float = QUIET_LIMIT_S):
-        """Wait (at most ``limit_s``) until no upload has reached the replica on ``port`` for
-        ``quiet_s``: an upload whose page run was cut by the replica's stop would be lost (the
-        browser's rerun after reconnecting names files the new replica never received)."""
+    def _wait_quiet(
+        self, replica: Replica, quiet_s: float = QUIET_S, limit_s: float = QUIET_LIMIT_S
+    ) -> None:
+        """Wait (at most ``limit_s``) until no upload has reached ``replica`` for ``quiet_s``
+        and it answers none: an upload whose page run was cut by the replica's stop would be
+        lost (the browser's rerun after reconnecting names files the new replica never
+        received). On a busy machine a page run took longer than the quiet time alone."""
         log = self.nginx.prefix / "access.log"
-        mark = f"upstream=127.0.0.1:{port} "
+        mark = f"upstream=127.0.0.1:{replica.port} "
         try:
             offset = log.stat().st_size
         except OSError:
             return
         started = last = time.monotonic()
-        while time.monotonic() - last < quiet_s and time.monotonic() - started < limit_s:
+        while time.monotonic() - started < limit_s:
+            if time.monotonic() - last >= quiet_s and not answering_now(replica.busy_file):
+                return
             time.sleep(0.2)
             with open(log, "rb") as f:
                 f.seek(offset)

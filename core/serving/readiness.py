@@ -11,14 +11,20 @@ is also started with ``server.scriptHealthCheckEnabled``: one GET of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.io.atomic import write_json
 
 READY_FILE_ENV = "CIFAR10_STUDIO_READY_FILE"
+# Where a replica keeps how many uploads it is answering right now: a rolled replica is stopped
+# only once that is 0 (core.serving.cluster), else the answer being computed would be lost.
+BUSY_FILE_ENV = "CIFAR10_STUDIO_BUSY_FILE"
 WARM_UP_TRIGGER = "/_stcore/script-health-check"
 
 
@@ -85,3 +91,36 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+_answering = 0
+_answering_lock = threading.Lock()
+
+
+def _count_answering(delta: int) -> None:
+    global _answering
+    configured = os.environ.get(BUSY_FILE_ENV, "").strip()
+    with _answering_lock:
+        _answering += delta
+        if configured:
+            partial = Path(f"{configured}.{os.getpid()}.part")
+            partial.write_text(str(_answering))
+            os.replace(partial, configured)
+
+
+@contextlib.contextmanager
+def answering() -> Iterator[None]:
+    """Count an upload being answered in ``$CIFAR10_STUDIO_BUSY_FILE`` while inside."""
+    _count_answering(+1)
+    try:
+        yield
+    finally:
+        _count_answering(-1)
+
+
+def answering_now(path: str | os.PathLike) -> int:
+    """How many uploads the replica writing ``path`` is answering (0 without the file)."""
+    try:
+        return int(Path(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0

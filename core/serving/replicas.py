@@ -23,7 +23,7 @@ from pathlib import Path
 
 from core import REPO_ROOT
 from core.serving.deployment import VIEWER_ENV
-from core.serving.readiness import READY_FILE_ENV, WARM_UP_TRIGGER, read_ready
+from core.serving.readiness import BUSY_FILE_ENV, READY_FILE_ENV, WARM_UP_TRIGGER, read_ready
 from core.store.artifacts import ARTIFACTS_ENV
 
 COOKIE_SECRET_ENV = "STREAMLIT_SERVER_COOKIE_SECRET"  # Streamlit reads server.cookieSecret here
@@ -69,6 +69,10 @@ class Replica:
         return self.run_dir / f"{self.name}-{self.port}.ready"
 
     @property
+    def busy_file(self) -> Path:
+        return self.run_dir / f"{self.name}-{self.port}.busy"
+
+    @property
     def log(self) -> Path:
         return self.run_dir / f"{self.name}-{self.port}.log"
 
@@ -80,6 +84,7 @@ class Replica:
             VIEWER_ENV: "1",
             WARM_UP_ENV: "1",
             READY_FILE_ENV: str(self.ready_file),
+            BUSY_FILE_ENV: str(self.busy_file),
             COOKIE_SECRET_ENV: cookie_secret,
             **(extra_env or {}),
         }
