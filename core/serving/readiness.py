@@ -53,6 +53,39 @@ def read_ready(path: str | os.PathLike) -> dict | None:
         return None
 
 
+_answering = 0
+_answering_lock = threading.Lock()
+
+
+def _count_answering(delta: int) -> None:
+    global _answering
+    configured = os.environ.get(BUSY_FILE_ENV, "").strip()
+    with _answering_lock:
+        _answering += delta
+        if configured:
+            partial = Path(f"{configured}.{os.getpid()}.part")
+            partial.write_text(str(_answering))
+            os.replace(partial, configured)
+
+
+@contextlib.contextmanager
+def answering() -> Iterator[None]:
+    """Count an upload being answered in ``$CIFAR10_STUDIO_BUSY_FILE`` while inside."""
+    _count_answering(+1)
+    try:
+        yield
+    finally:
+        _count_answering(-1)
+
+
+def answering_now(path: str | os.PathLike) -> int:
+    """How many uploads the replica writing ``path`` is answering (0 without the file)."""
+    try:
+        return int(Path(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def probe(port: int) -> int:
     """A readiness probe (Kubernetes' exec probe, ``deploy/k8s/``): 0 once this server is warm;
     else 1, after starting its warm-up when the server already answers (the first probe does
@@ -91,36 +124,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-_answering = 0
-_answering_lock = threading.Lock()
-
-
-def _count_answering(delta: int) -> None:
-    global _answering
-    configured = os.environ.get(BUSY_FILE_ENV, "").strip()
-    with _answering_lock:
-        _answering += delta
-        if configured:
-            partial = Path(f"{configured}.{os.getpid()}.part")
-            partial.write_text(str(_answering))
-            os.replace(partial, configured)
-
-
-@contextlib.contextmanager
-def answering() -> Iterator[None]:
-    """Count an upload being answered in ``$CIFAR10_STUDIO_BUSY_FILE`` while inside."""
-    _count_answering(+1)
-    try:
-        yield
-    finally:
-        _count_answering(-1)
-
-
-def answering_now(path: str | os.PathLike) -> int:
-    """How many uploads the replica writing ``path`` is answering (0 without the file)."""
-    try:
-        return int(Path(path).read_text().strip() or 0)
-    except (OSError, ValueError):
-        return 0
