@@ -103,7 +103,7 @@ def test_a_fresh_server_answers_with_the_copy_before_the_keras_model_is_loaded(
     try:
         _first_answers(loading)
         stored = Artifact("custom", root).predictions()["probs"][:2]
-        assert loading.fast_start() == ["custom"] and loading.pending() == []
+        assert loading.shared.predictor.fast == {"custom"} and loading.pending() == []
         assert isinstance(loading.shared.models["custom"], fast_start.FastCopy)
         by_copy = loading.shared.predict_each(scale(check_images))["custom"]
         np.testing.assert_allclose(by_copy, stored, atol=1e-4)
@@ -111,7 +111,7 @@ def test_a_fresh_server_answers_with_the_copy_before_the_keras_model_is_loaded(
             loading.shared.gradcam("custom", check_images, 0)
         go.set()
         shared, failures = loading.result(timeout=120)
-        assert failures == {} and loading.fast_start() == []
+        assert failures == {} and loading.shared.predictor.fast == set()
         # The Keras model is there for Grad-CAM; the copy goes on answering.
         assert not isinstance(shared.models["custom"], fast_start.FastCopy)
         assert shared.predictor.answers_with_copy("custom")
@@ -171,7 +171,7 @@ def test_a_server_without_copies_makes_them_once_warm_for_its_next_start(
     again = warming.start(["custom"], str(root), lambda: ("tiny", check_images))
     try:
         _first_answers(again)
-        assert again.fast_start() == ["custom"] and again.copies_refused == {}
+        assert again.shared.predictor.fast == {"custom"} and again.copies_refused == {}
     finally:
         go.set()
         again.result(timeout=120)[0].batcher.close()

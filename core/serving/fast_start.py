@@ -31,13 +31,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from core import REPO_ROOT
 from core.data.cifar10 import default_cache_dir
+from core.io.atomic import write_bytes
 from core.io.digest import file_sha256
 from core.store import artifacts
 
@@ -106,8 +106,8 @@ def build(name: str, root: str | os.PathLike | None = None) -> tuple[Path | None
     """(the copy's path, whether it was made now): converts artifact ``name``'s Keras model
     unless its copy is there already; (None, False) for a model that has no Keras file.
 
-    The file is written under a temporary name and renamed into place, so a killed conversion
-    leaves no copy that a server would load."""
+    The file is written atomically (``core.io.atomic``), so a killed conversion leaves no copy
+    that a server would load."""
     path = copy_path(name, root)
     if path is None or path.is_file():
         return path, False
@@ -119,9 +119,7 @@ def build(name: str, root: str | os.PathLike | None = None) -> tuple[Path | None
         exported = Path(work) / "saved_model"
         model.export(str(exported), format="tf_saved_model", verbose=False)
         content = tf.lite.TFLiteConverter.from_saved_model(str(exported)).convert()
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    partial.write_bytes(content)
-    os.replace(partial, path)
+    write_bytes(path, content)
     return path, True
 
 

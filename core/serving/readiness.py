@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.io.atomic import write_json
+from core.io.atomic import write_json, write_text
 
 READY_FILE_ENV = "CIFAR10_STUDIO_READY_FILE"
 # Where a replica keeps how many uploads it is answering right now: a rolled replica is stopped
@@ -63,9 +63,7 @@ def _count_answering(delta: int) -> None:
     with _answering_lock:
         _answering += delta
         if configured:
-            partial = Path(f"{configured}.{os.getpid()}.part")
-            partial.write_text(str(_answering))
-            os.replace(partial, configured)
+            write_text(configured, str(_answering))
 
 
 @contextlib.contextmanager

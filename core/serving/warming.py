@@ -57,10 +57,6 @@ class Warming:
         judge_fast = judge is not None and judge.model in self.shared.predictor.fast
         return (not self.gate_loaded or judge_fast) and not self.done()
 
-    def fast_start(self) -> list[str]:
-        """The models answering with their fast-start copy: no Grad-CAM for them yet."""
-        return [n for n in self.order if n in self.shared.predictor.fast]
-
     def result(self, timeout: float | None = None):
         return self.future.result(timeout=timeout)
 
