@@ -1,8 +1,9 @@
 """Real replicas behind a real nginx (`python -m core.serve`'s ``Cluster``), driven by Debian's
 Chromium: six browsers upload at once and every upload is answered on the replica holding its
 session; with stickiness off uploads get "400 Invalid session_id" (so the first test can
-fail); a killed replica's viewers reconnect to another and upload again. The rolling update
-is measured by bench/rolling_update.py.
+fail); a killed replica's viewers reconnect to another and upload again; rolling the replicas
+onto new artifacts while browsers upload fails no page load and no upload, a page kept open
+on a draining replica included.
 
 Three replicas serve a copy of the smallest model alone, so they warm up in seconds.
 """
@@ -81,13 +82,16 @@ class Session:
         self.context = browser.new_context(viewport={"width": 1200, "height": 900})
         self.page = self.context.new_page()
         self.uploads: list[tuple[int, str]] = []  # (HTTP status, X-Studio-Replica)
+        self.backends: list[str] = []  # each upload's X-Studio-Backend: the replica's address
         self.page.on("response", self._record)
-        self.page.goto(f"{url}/live", timeout=60_000)
+        loaded = self.page.goto(f"{url}/live", timeout=60_000)
+        self.slot = loaded.headers.get("x-studio-replica", "")
         self.shown: list[str] = []
 
     def _record(self, response) -> None:
         if UPLOAD in response.url and response.request.method == "PUT":
             self.uploads.append((response.status, response.headers.get("x-studio-replica", "")))
+            self.backends.append(response.headers.get("x-studio-backend", ""))
 
     def upload(self, files: list[Path]) -> None:
         wait_rendered(self.page, 60_000)
@@ -215,3 +219,99 @@ def test_serve_names_the_nginx_package_when_nginx_is_missing(monkeypatch, capsys
     assert capsys.readouterr().err.strip() == (
         "error: nginx not found: install Debian's nginx package (apt-get install nginx)"
     )
+
+
+def test_rolling_new_artifacts_fails_no_upload_and_ends_with_every_replica_on_them(
+    tmp_path, images
+):
+    import threading
+
+    require_nginx()
+    _, playwright = require_playwright()
+    folders = {}
+    for version in ("old", "new"):
+        folders[version] = tmp_path / version
+        shutil.copytree(ROOT / "artifacts" / MODEL, folders[version] / MODEL)
+        shutil.copy2(ROOT / "artifacts" / SAMPLES_FILE, folders[version] / SAMPLES_FILE)
+    logged = []  # (time, line): what `python -m core.serve` prints during the roll
+    running = Cluster(
+        2,
+        free_port(),
+        folders["old"],
+        warm_timeout_s=240,
+        log=lambda line: logged.append((time.monotonic(), line)),
+    )
+    rolled, outcome, draining = threading.Event(), {}, []
+
+    def browse() -> None:
+        # Playwright's sync API stays in one thread; the roll stays in this test's thread,
+        # which started the replicas (each dies with the thread that started it).
+        with playwright.sync_playwright() as p:
+            browser = _browser(p)
+            try:
+                sessions = [Session(browser, running.url) for _ in range(2)]
+                # A viewer who keeps the page open through the roll: it uploads while its
+                # replica drains (the new one holds no such session), then leaves.
+                staying = Session(browser, running.url)
+                files, rounds = itertools.cycle(images), 0
+                outcome["open"] = True
+                while True:
+                    last = rolled.is_set()  # one more round once the roll has ended
+                    for s in sessions:
+                        # A page load each round (the roll must fail none), which also empties
+                        # the uploader: past six images the answers are a table, not cards.
+                        loaded = s.page.goto(f"{running.url}/live", timeout=60_000)
+                        outcome.setdefault("pages", []).append(loaded.status)
+                        s.shown = []
+                        s.upload([next(files)])
+                    for s in sessions:
+                        s.wait_answers(timeout_ms=90_000)
+                    if staying.slot in draining and "staying" not in outcome:
+                        staying.upload([next(files)])
+                        staying.wait_answers(timeout_ms=90_000)
+                        outcome["staying"] = list(staying.uploads), list(staying.backends)
+                        staying.context.close()  # its replica's drain can end
+                    rounds += 1
+                    outcome["during"] = outcome.get("during", 0) + (not rolled.is_set())
+                    if last or rounds > 60:
+                        break
+                    sessions[0].page.wait_for_timeout(1000)
+                outcome["rounds"] = rounds
+                outcome["uploads"] = [u for s in sessions for u in s.uploads]
+            except Exception as exc:  # noqa: BLE001 - reported by the test's assertions
+                outcome["error"] = repr(exc)
+            finally:
+                browser.close()
+
+    try:
+        running.start()
+        before = {name: r.port for name, r in running.replicas.items()}
+        browsing = threading.Thread(target=browse)
+        browsing.start()
+        deadline = time.monotonic() + 120
+        while "open" not in outcome and "error" not in outcome and time.monotonic() < deadline:
+            time.sleep(0.2)
+        running.roll(folders["new"], on_drain=draining.append)
+        rolled.set()
+        browsing.join(timeout=300)
+        assert "error" not in outcome, outcome.get("error")
+        assert outcome["during"] >= 2, outcome  # uploads went on during the roll, and after it
+        statuses = [status for status, _ in outcome["uploads"]]
+        assert len(statuses) == 2 * outcome["rounds"], statuses
+        assert all(200 <= status < 300 for status in statuses), statuses
+        assert all(status == 200 for status in outcome["pages"]), outcome["pages"]
+        # The staying viewer's upload reached the draining replica that holds its session,
+        # through the new one's slot, and was answered there; once it left, the drain ended
+        # well before its limit.
+        (((status, slot),), (backend,)) = outcome["staying"]
+        assert 200 <= status < 300 and backend.endswith(f":{before[slot]}"), outcome["staying"]
+        began = {line.split(":")[0]: at for at, line in logged if "drains" in line}
+        ended = {line.split(":")[0]: at for at, line in logged if "now on port" in line}
+        assert sorted(began) == sorted(ended) == sorted(before), logged
+        assert all(ended[n] - began[n] < running.drain_limit_s / 2 for n in before), logged
+        after = {name: r.port for name, r in running.replicas.items()}
+        assert all(after[name] != before[name] for name in before), (before, after)
+        assert all(r.artifacts == folders["new"].resolve() for r in running.replicas.values())
+    finally:
+        rolled.set()
+        running.stop()

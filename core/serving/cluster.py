@@ -22,9 +22,13 @@ from core.serving.replicas import HEALTH, Replica, ReplicaError, free_port
 
 WARM_TIMEOUT_S = 600.0
 UPLOAD = "/_stcore/upload_file/"
-# Before a rolled replica stops, this long without an upload to it and none being answered
-# (core.serving.readiness.answering), waited for at most QUIET_LIMIT_S.
-QUIET_S, QUIET_LIMIT_S = 2.0, 20.0
+# A replaced replica drains until it has had no connection (no websocket, no request) and no
+# upload to answer for QUIET_S, at most DRAIN_LIMIT_S: a viewer who keeps a page open longer
+# is moved to the new replica by its stop (the browser reconnects).
+QUIET_S, DRAIN_LIMIT_S = 2.0, 60.0
+# Past the drain's limit, the stop still waits (at most QUIET_LIMIT_S) until no upload has
+# reached the replica for QUIET_S and it answers none.
+QUIET_LIMIT_S = 20.0
 NGINX_START_S = 15.0
 
 
@@ -39,6 +43,7 @@ class Cluster:
         host: str = "127.0.0.1",
         sticky: bool = True,
         warm_timeout_s: float = WARM_TIMEOUT_S,
+        drain_limit_s: float = DRAIN_LIMIT_S,
         replica_env: dict[str, str] | None = None,
         log: Callable[[str], None] = print,
     ):
@@ -47,6 +52,7 @@ class Cluster:
         self.n, self.port, self.host, self.sticky = replicas, port, host, sticky
         self.artifacts = Path(artifacts).resolve() if artifacts else None
         self.warm_timeout_s = warm_timeout_s
+        self.drain_limit_s = drain_limit_s
         self.replica_env = replica_env or {}
         self.log = log
         self.run_dir = Path(tempfile.mkdtemp(prefix="studio-serve-"))
@@ -54,7 +60,7 @@ class Cluster:
         # One secret for all: an XSRF token or cookie signed by one replica is valid on another.
         self.cookie_secret = secrets.token_urlsafe(32)
         self.replicas: dict[str, Replica] = {}
-        self.standby: dict[str, Replica] = {}  # during a roll: each slot's new replica
+        self.draining: dict[str, Replica] = {}  # during a roll: each slot's replaced replica
         self.config_id = 0
         self.slot_ports: dict[str, int] = {}
         self.generation = 0
@@ -84,10 +90,12 @@ class Cluster:
         artifacts: Path | None,
         stopping: Callable[[], bool] = lambda: False,
         only: list[str] | None = None,
+        on_drain: Callable[[str], None] = lambda name: None,
     ) -> None:
         """Restart the replicas (or the ``only`` ones) one at a time on ``artifacts``: each new
-        one is warm before it joins its slot and the old one stops, so every slot keeps
-        serving."""
+        one is warm before it takes its slot's new sessions, and the old one drains (its open
+        sessions keep being answered) before it stops, so every slot keeps serving.
+        ``on_drain(name)`` is called once slot ``name``'s old replica drains."""
         self.artifacts = Path(artifacts).resolve() if artifacts else None
         self.generation += 1
         for name in only or list(self.replicas):
@@ -98,17 +106,16 @@ class Cluster:
             except BaseException:
                 new.stop()
                 raise
-            # The new replica joins the slot as a backup: nothing moves while the old one
-            # answers. Stopping the old one closes its websockets and its port; the browsers
-            # reconnect through the same slot and land on the new one, their uploads too.
-            self.standby[name] = new
-            self._reload()
-            self._wait_quiet(old)
-            old.stop()
-            self.replicas[name] = new
-            del self.standby[name]
+            self.replicas[name], self.draining[name] = new, old
             self._reload()
             self._wait_slot_moved(name, new.port)
+            self.log(f"{name}: port {new.port} takes new sessions, port {old.port} drains")
+            on_drain(name)
+            if not self._drain(old, stopping):
+                self._wait_quiet(old)
+            old.stop()
+            del self.draining[name]
+            self._reload()
             self.log(f"{name}: now on port {new.port} (generation {self.generation})")
 
     def set_sticky(self, sticky: bool) -> None:
@@ -141,7 +148,7 @@ class Cluster:
         try:
             self.nginx.stop()
         finally:
-            replicas = [*self.replicas.values(), *self.standby.values()]
+            replicas = [*self.replicas.values(), *self.draining.values()]
             if replicas:
                 with ThreadPoolExecutor(len(replicas)) as pool:
                     list(pool.map(lambda r: r.stop(), replicas))
@@ -167,13 +174,28 @@ class Cluster:
 
     def _write_config(self) -> None:
         self.config_id += 1
+        previous = {name: r.port for name, r in self.draining.items()}
         slots = [
-            Slot(name, self.slot_ports[name], r.port, getattr(self.standby.get(name), "port", None))
+            Slot(name, self.slot_ports[name], r.port, previous.get(name))
             for name, r in self.replicas.items()
         ]
         listen = f"{self.host}:{self.port}" if self.host else str(self.port)
         config = render(self.nginx.prefix, listen, slots, self.sticky, config_id=self.config_id)
         self.nginx.write(config)
+
+    def _drain(self, replica: Replica, stopping) -> bool:
+        """Wait until ``replica`` has had no open connection and no upload to answer for
+        QUIET_S (True), or until the drain's time limit (False)."""
+        started = idle_since = time.monotonic()
+        while time.monotonic() - started < self.drain_limit_s and not stopping():
+            busy = open_connections(replica.port) != 0 or answering_now(replica.busy_file)
+            now = time.monotonic()
+            if busy:
+                idle_since = now
+            elif now - idle_since >= QUIET_S:
+                return True
+            time.sleep(0.2)
+        return False
 
     def _wait_quiet(
         self, replica: Replica, quiet_s: float = QUIET_S, limit_s: float = QUIET_LIMIT_S
@@ -224,3 +246,21 @@ class Cluster:
     def _last_error(self) -> str:
         lines = [x for x in self.nginx.error_log().splitlines() if "[emerg]" in x or "[crit]" in x]
         return lines[-1] if lines else "(nothing in its error log)"
+
+
+def open_connections(port: int) -> int | None:
+    """How many TCP connections to local ``port`` are open (nginx's websockets and requests to
+    a replica), from Linux's /proc/net; None where that cannot be read."""
+    counted, found = 0, False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found = True
+        for line in lines:
+            fields = line.split()
+            # local address "HEXIP:HEXPORT", then remote address, then state (01: established)
+            if len(fields) > 3 and fields[3] == "01":
+                counted += int(fields[1].rsplit(":", 1)[1], 16) == port
+    return counted if found else None

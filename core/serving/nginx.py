@@ -40,7 +40,8 @@ class Slot:
     name: str
     slot_port: int
     replica_port: int
-    standby_port: int | None = None  # during a roll: the new replica, a backup until it takes over
+    # During a roll: the replaced replica, still holding the sessions opened on it (it drains).
+    previous_port: int | None = None
 
 
 def find_nginx() -> str:
@@ -73,7 +74,8 @@ def render(
     blocks = "".join(
         slot_block.replace("@NAME@", s.name)
         .replace("@SLOT_PORT@", str(s.slot_port))
-        .replace("@SLOT_BACKENDS@", _backends(s))
+        .replace("@REPLICA_PORT@", str(s.replica_port))
+        .replace("@PREVIOUS_PORT@", str(s.previous_port or s.replica_port))
         .replace("@CONFIG_ID@", str(config_id))
         for s in slots
     )
@@ -87,13 +89,6 @@ def render(
     for field, value in fields.items():
         out = out.replace(field, value)
     return out
-
-
-def _backends(slot: Slot) -> str:
-    lines = [f"        server 127.0.0.1:{slot.replica_port} max_fails=1 fail_timeout=30s;"]
-    if slot.standby_port is not None:
-        lines.append(f"        server 127.0.0.1:{slot.standby_port} backup;")
-    return "\n".join(lines)
 
 
 class Nginx:
