@@ -38,6 +38,17 @@ def copy_artifacts(models: list[str], target: Path) -> Path:
     return target
 
 
+def remove_uploaded(page) -> None:
+    """Remove the files uploaded before, as a person replacing the photo would: past six images
+    the Live page answers in a table, not in the cards the sessions wait for."""
+    chips = page.locator('[data-testid="stFileChipDeleteBtn"] button')
+    for _ in range(20):
+        if chips.count() == 0:
+            return
+        chips.first.click(timeout=30_000)
+        page.wait_for_timeout(200)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replicas", type=int, default=3)
@@ -55,7 +66,12 @@ def main() -> None:
         Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path)
         images.append(path)
 
-    cluster = Cluster(args.replicas, free_port(), old, log=lambda line: print(line, flush=True))
+    began = time.perf_counter()
+
+    def say(line: str) -> None:
+        print(f"{time.perf_counter() - began:7.1f} s  {line}", flush=True)
+
+    cluster = Cluster(args.replicas, free_port(), old, log=say)
     result: dict = {}
     sessions_open, roll_done = threading.Event(), threading.Event()
 
@@ -69,17 +85,20 @@ def main() -> None:
             files, late, rounds, last = iter(images), 0, 0, False
             while True:
                 last = roll_done.is_set()
-                for s in sessions:
+                for i, s in enumerate(sessions):
                     s.shown = []
                     try:
+                        remove_uploaded(s.page)
                         s.upload([next(files)])
                     except Exception:  # noqa: BLE001 - the uploader not usable in 30 s: counted
                         late += 1
-                for s in sessions:
+                        say(f"session {i}: could not upload (round {rounds})")
+                for i, s in enumerate(sessions):
                     try:
                         s.wait_answers(timeout_ms=60_000)
                     except Exception:  # noqa: BLE001 - a Playwright timeout: counted
                         late += 1
+                        say(f"session {i}: upload of round {rounds} not answered in 60 s")
                 rounds += 1
                 if last:
                     break

@@ -205,7 +205,9 @@ class Cluster:
         lost (the browser's rerun after reconnecting names files the new replica never
         received). On a busy machine a page run took longer than the quiet time alone."""
         log = self.nginx.prefix / "access.log"
-        mark = f"upstream=127.0.0.1:{replica.port} "
+        # The replica that answered is the last address in $upstream_addr: an upload asked of a
+        # draining replica after the new one refused it logs "upstream=NEW : OLD replica=...".
+        mark = f"127.0.0.1:{replica.port} replica="
         try:
             offset = log.stat().st_size
         except OSError:
