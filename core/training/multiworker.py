@@ -14,6 +14,11 @@ import os
 import keras
 import tensorflow as tf
 
+# How long a worker may go without a heartbeat before TensorFlow ends the run on every worker.
+# Its 10 s default ended runs whose workers were both alive, on a 2-core machine busy with
+# other work ("heartbeat timeout" on each task).
+HEARTBEAT_TIMEOUT_S = 120
+
 
 def is_chief() -> bool:
     """Whether this process writes the artifact: always, except a non-chief multi-worker task."""
@@ -24,6 +29,30 @@ def is_chief() -> bool:
     return (
         task.get("type") == "worker" and int(task.get("index", 0)) == 0 and "chief" not in cluster
     )
+
+
+def strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy from ``TF_CONFIG``, with a heartbeat timeout that a busy
+    machine does not trip. TensorFlow configures its coordination service itself only when
+    none is configured yet, the same way, with the timeout left at its default."""
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.distribute import multi_worker_util
+    from tensorflow.python.eager import context
+
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    spec = resolver.cluster_spec()
+    jobs = [
+        coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
+        for job in ("chief", "worker")
+        if job in spec.jobs
+    ]
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(spec),
+        coordinated_jobs=jobs,
+        heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_S * 1000,
+    )
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
 
 
 def allow_multiworker_fit(model: keras.Model) -> None:

@@ -112,7 +112,7 @@ def make_strategy(kind: str):
     if kind == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("--distribute multiworker needs the TF_CONFIG environment variable.")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return multiworker.strategy()
     raise ValueError(f"Unknown strategy {kind!r}; choose none, mirrored or multiworker.")
 
 
