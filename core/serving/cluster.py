@@ -113,9 +113,14 @@ class Cluster:
             on_drain(name)
             if not self._drain(old, stopping):
                 self._wait_quiet(old)
-            old.stop()
+            # nginx lets go of the old port before it stops: a request the new replica refuses
+            # (400, 404) and asks of a stopped one gets a 502, which takes the whole slot out of
+            # the ring for FAIL_TIMEOUT_S and sends its sessions to replicas that lack them.
             del self.draining[name]
-            self._reload()
+            try:
+                self._reload()
+            finally:
+                old.stop()
             self.log(f"{name}: now on port {new.port} (generation {self.generation})")
 
     def set_sticky(self, sticky: bool) -> None:
