@@ -53,6 +53,11 @@ def cache_dir() -> Path:
     return default_cache_dir() / FOLDER
 
 
+def build_log() -> Path:
+    """The log of the copies made in the background (``build_in_background``)."""
+    return cache_dir() / "build.log"
+
+
 def copy_path(name: str, root: str | os.PathLike | None = None) -> Path | None:
     """Where the fast-start copy of artifact ``name``'s model file goes; None when it has none
     (no Keras model file: an added TFLite model is loaded without TensorFlow's tracing)."""
@@ -142,13 +147,23 @@ def build_in_background(names: list[str], root: str | os.PathLike | None = None)
     command = [sys.executable, "-m", "core.fast_start", *missing, "--if-idle"]
     if root is not None:
         command += ["--artifacts", str(root)]
-    child = subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # What it did (or why a model has no copy) goes to a log beside the copies, for operators.
+    try:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        log = open(build_log(), "a")  # noqa: SIM115 - the child writes it; closed below
+    except OSError:
+        log = subprocess.DEVNULL
+    try:
+        child = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if log is not subprocess.DEVNULL:
+            log.close()
     with contextlib.suppress(OSError):  # it ended already, or the system refuses
         os.setpriority(os.PRIO_PROCESS, child.pid, 19)
     _builders.append(child)
