@@ -8,6 +8,7 @@ into the folder they share.
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,15 +45,27 @@ def _snapshot(root: Path) -> dict[str, str]:
     return found
 
 
-def _answers(page) -> dict[str, list[str]]:
+ANSWERS_JS = """() => Object.fromEntries(
+    [...document.querySelectorAll('[class*="st-key-pred_"]')].map(box => [
+        (box.querySelector('[data-testid="stMarkdownContainer"]')?.innerText ?? '').trim(),
+        [...box.querySelectorAll('[data-testid="stProgress"]')].map(bar => bar.innerText.trim()),
+    ]))"""
+
+
+def _answers(page, timeout_s: float = 15.0) -> dict[str, list[str]]:
     """Each model's result box on the Live page: its heading ("<label>: <class>") -> its bars
-    ("<class> · <percent>")."""
-    answers = {}
-    for box in page.locator('[class*="st-key-pred_"]').all():
-        heading = box.locator('[data-testid="stMarkdownContainer"]').first.inner_text().strip()
-        bars = [bar.inner_text().strip() for bar in box.locator('[data-testid="stProgress"]').all()]
-        answers[heading] = bars
-    return answers
+    ("<class> · <percent>").
+
+    Read in one pass of the page's own script, again until every box shows three bars (or
+    ``timeout_s``): the page redraws each second until its warm-up has ended, and reading box by
+    box once caught a box redrawn between its heading and its bars (a fresh-clone suite run)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answers = page.evaluate(ANSWERS_JS)
+        complete = answers and all(len(bars) == 3 for bars in answers.values())
+        if complete or time.monotonic() > deadline:
+            return answers
+        page.wait_for_timeout(200)
 
 
 def test_two_replicas_share_only_a_read_only_artifacts_folder_and_answer_alike(tmp_path):
