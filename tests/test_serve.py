@@ -301,7 +301,7 @@ def test_rolling_new_artifacts_fails_no_upload_and_ends_with_every_replica_on_th
         # What nginx answered with other than 200, 204, 304 or a websocket (101): the 404s of
         # the pages' first health checks, and nothing a viewer would see as an error (a 502
         # takes a whole slot out of the ring: its sessions meet replicas that lack them).
-        access = (running.nginx.prefix / "access.log").read_text().splitlines()
+        access = running.nginx.access_log.read_text().splitlines()
         unusual = [x for x in access if not re.search(r'" (20[04]|101|304) ', x)]
         assert "error" not in outcome, (outcome["error"], logged, unusual[-20:])
         assert not [x for x in unusual if re.search(r'" 5\d\d ', x)], (logged, unusual)

@@ -209,7 +209,7 @@ class Cluster:
         and it answers none: an upload whose page run was cut by the replica's stop would be
         lost (the browser's rerun after reconnecting names files the new replica never
         received). On a busy machine a page run took longer than the quiet time alone."""
-        log = self.nginx.prefix / "access.log"
+        log = self.nginx.access_log
         # The replica that answered is the last address in $upstream_addr: an upload asked of a
         # draining replica after the new one refused it logs "upstream=NEW : OLD replica=...".
         mark = f"127.0.0.1:{replica.port} replica="

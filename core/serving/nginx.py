@@ -97,6 +97,7 @@ class Nginx:
     def __init__(self, prefix: Path, executable: str | None = None):
         self.prefix = Path(prefix)
         self.conf = self.prefix / "nginx.conf"
+        self.access_log = self.prefix / "access.log"  # the template's access_log
         self.executable = executable or find_nginx()
         self.proc: subprocess.Popen | None = None
 
