@@ -9,11 +9,7 @@ both workers; core.training.multiworker sets a longer one.
 """
 
 import argparse
-import json
-import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,16 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import make_tiny_dataset, save_npz  # noqa: E402
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from tests.multiworker_harness import free_ports, start_worker  # noqa: E402
 
 
 def main() -> None:
@@ -44,22 +31,10 @@ def main() -> None:
     data = folder / "tiny.npz"
     save_npz(make_tiny_dataset(), data)
     ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    procs = []
-    for index in range(2):
-        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(config)}
-        argv = ["custom", "--data", str(data), "--epochs", str(args.epochs), "--batch-size", "8"]
-        argv += ["--distribute", "multiworker", "--artifacts", str(folder / "art"), "--quiet"]
-        log = open(folder / f"worker{index}.log", "w")  # noqa: SIM115 - held by the child
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "core.train", *argv],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+    procs = [
+        start_worker(i, ports, data, folder / "art", folder / f"worker{i}.log", args.epochs, 8)
+        for i in range(2)
+    ]
     started = time.monotonic()
     time.sleep(args.after)
     procs[1].send_signal(signal.SIGSTOP)
