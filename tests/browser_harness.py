@@ -152,6 +152,24 @@ def wait_rendered(page, timeout_ms: int = 120_000) -> None:
     )
 
 
+def wait_settled(page, quiet_ms: int = 1_500, timeout_ms: int = 30_000) -> None:
+    """Wait until the page stops adding or removing elements for `quiet_ms` (charts load late).
+
+    Keyboard tests need it: a Tab pressed while a chart or widget is still mounting skips it.
+    """
+    page.wait_for_function(
+        """([quiet]) => {
+            const n = document.querySelectorAll('*').length, now = performance.now();
+            const last = window.__settle;
+            if (last === undefined || last.n !== n) window.__settle = {n, since: now};
+            return now - window.__settle.since >= quiet;
+        }""",
+        arg=[quiet_ms],
+        polling=250,
+        timeout=timeout_ms,
+    )
+
+
 @contextlib.contextmanager
 def fresh_server_and_browser(env: dict | None = None, viewport: tuple[int, int] = (1400, 1000)):
     """(base URL, browser page) of a newly started `streamlit run dashboard.py`, for a test."""

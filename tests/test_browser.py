@@ -26,6 +26,7 @@ from tests.browser_harness import (
     upload,
     wait_for_predictions,
     wait_rendered,
+    wait_settled,
 )
 from ui.common import WARM_UP_ENV
 
@@ -187,6 +188,9 @@ def test_keyboard_reaches_the_controls_with_a_visible_focus_and_opens_the_link_b
     url, page = browser_page
     page.goto(f"{url}/per_class")
     wait_rendered(page)
+    page.locator('input[aria-label="Model"]').wait_for(timeout=30_000)
+    page.locator('[data-testid="stPlotlyChart"] .modebar').first.wait_for(state="attached")
+    wait_settled(page)
     page.locator("h1").first.click()  # start from the page, not the address bar
     reached = []
     for _ in range(40):
