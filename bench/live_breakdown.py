@@ -63,7 +63,8 @@ def main() -> None:
         gate_x = predictor.gate.gate_input(photo)[None]
         ms = median_ms(lambda: predictor.gate.likeness(gate_x), args.repeats)
         total += ms
-        print(f"{'unfamiliar-image gate':30s} {ms:7.1f} ms")
+        how = "fast-start copy" if predictor.gate.runs_copy else "traced graph"
+        print(f"{'unfamiliar-image gate':30s} {ms:7.1f} ms  ({how})")
     print(f"{'sum of the above':30s} {total:7.1f} ms")
     ms = median_ms(lambda: classify_files(shared, upload, 3), args.repeats)
     print(f"{'classify_files, whole upload':30s} {ms:7.1f} ms")

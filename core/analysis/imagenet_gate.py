@@ -95,6 +95,18 @@ def build_gate(name: str = "lite0", size: int = SIZE):
     return build_imagenet_classifier(size)
 
 
+def weights_file(name: str = "lite0") -> Path:
+    """The ImageNet weights file ``build_gate(name)`` reads; it may be missing (``resnet50``'s
+    archive is fetched by ``python -m core.weights_archives``)."""
+    if name == "lite0":
+        from core.weights.archives import lite0_weights_path
+
+        return lite0_weights_path()
+    from core.weights.archives import cached_archive
+
+    return cached_archive(name)
+
+
 def compiled_gate(name: str = "lite0", size: int = SIZE):
     """``build_gate`` as one compiled graph (``core.models.graph``)."""
     from core.models.graph import compiled

@@ -93,10 +93,18 @@ class GateRunner:
         gate = imagenet_gate.Gate.load(root)
         if gate is None:
             return None
+        from core.serving import fast_start
+
         try:
-            return cls(gate)
+            # Its fast-start copy when made (python -m core.fast_start): 4x as fast an upload.
+            return cls(gate, fast_start.load_gate(gate.model, gate.size))
         except Exception:  # noqa: BLE001 - no gate: the own score alone flags, as before
             return None
+
+    @property
+    def runs_copy(self) -> bool:
+        """Whether the network runs as its fast-start copy (``core.serving.fast_start``)."""
+        return getattr(self._graph, "fast_start", False)
 
     def gate_input(self, image: Image.Image) -> np.ndarray:
         return imagenet_gate.gate_input(image, self.gate.size)
