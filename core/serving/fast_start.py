@@ -96,9 +96,11 @@ class FastCopy:
 
         self.path = Path(path)
         self._interpreter = Interpreter(model_path=str(path), num_threads=THREADS)
-        self._input = self._interpreter.get_input_details()[0]["index"]
+        with stderr_closed():  # the first allocation announces the XNNPACK delegate on fd 2
+            self._interpreter.allocate_tensors()
+        details = self._interpreter.get_input_details()[0]
+        self._input, self._rows = details["index"], int(details["shape"][0])
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._rows = 0
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
@@ -184,8 +186,7 @@ def build_gate(gate: str, size: int) -> tuple[Path | None, bool]:
         draft = Path(work) / "gate.tflite"
         draft.write_bytes(content)
         probe = np.random.default_rng(0).random((2, size, size, 3), dtype=np.float32)
-        with stderr_closed():  # LiteRT's "Created ... XNNPACK delegate" line
-            answer = FastCopy(draft)(probe)
+        answer = FastCopy(draft)(probe)
         gap = float(np.abs(answer - network(probe, training=False)).max())
     if gap > GATE_TOLERANCE:
         raise ValueError(f"the converted gate differs from its network by {gap:.1e}")
