@@ -1,5 +1,7 @@
 """The CIFAR-10 studio's engine: data, models, training, evaluation and prediction."""
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -13,27 +15,46 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow and find its devices with stderr closed: its C++ start-up (absl,
-    oneDNN, CUDA probing: "E0000 ... cuInit" on a machine without a GPU) writes straight to
-    file descriptor 2, which neither TF_CPP_MIN_LOG_LEVEL nor Python's logging silences."""
+def _quietly(run) -> None:
+    """``run()`` with file descriptor 2 closed: TensorFlow's C++ start-up (absl, oneDNN, CUDA
+    probing: "E0000 ... cuInit" on a machine without a GPU) writes straight to it, which
+    neither TF_CPP_MIN_LOG_LEVEL nor Python's logging silences."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
+        run()
     finally:
         os.dup2(saved, 2)
         os.close(devnull)
         os.close(saved)
-    import absl.logging
 
-    absl.logging.set_verbosity(absl.logging.ERROR)
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Makes TensorFlow's first import, and its device probe, quiet (``_quietly``), whenever a
+    command first needs it: commands that never do (``core.serve``'s launcher, a refused
+    argument) start in a second, not six, and do not hold its 700 MiB."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: the real finders locate it
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module) -> None:
+            _quietly(lambda: (load(module), module.config.list_physical_devices()))
+            import absl.logging
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+
+        spec.loader.exec_module = exec_module
+        return spec
 
 
 # `python -m core.<cli>` (runpy imports this package while argv[0] is still "-m"): the command
 # lines print only their own output unless --verbose.
-if sys.argv[:1] == ["-m"] and "--verbose" not in sys.argv:
-    _import_tensorflow_quietly()
+if sys.argv[:1] == ["-m"] and "--verbose" not in sys.argv and "tensorflow" not in sys.modules:
+    sys.meta_path.insert(0, _QuietTensorFlowImport())
