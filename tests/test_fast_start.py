@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 
 from core import REPO_ROOT
-from core.analysis import imagenet_gate
 from core.data.cifar10 import CACHE_ENV, scale
 from core.io.digest import file_sha256
 from core.serving import fast_start, readiness, warming
 from core.serving.predictor import Predictor
-from core.serving.unfamiliar import GateRunner
 from core.store.artifacts import Artifact
 
 
@@ -179,32 +177,3 @@ def test_a_server_without_copies_makes_them_once_warm_for_its_next_start(
     finally:
         go.set()
         again.result(timeout=120)[0].batcher.close()
-
-
-def test_the_gate_copy_flags_as_its_network_does_and_a_damaged_copy_is_not_used(
-    tmp_path, monkeypatch
-):
-    from core.store.samples import load_test_images
-
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(fast_start.FAST_START_ENV, "1")
-    shipped = REPO_ROOT / "artifacts"
-    rule = imagenet_gate.Gate.load(shipped)
-    assert rule is not None, "artifacts/unfamiliar/gate.json ships with the repository"
-    path, made = fast_start.build_gate(rule.model, rule.size)
-    assert made and path.is_file()
-    assert fast_start.build_gate(rule.model, rule.size) == (path, False)
-
-    by_copy, by_graph = GateRunner.load(shipped), GateRunner(rule)
-    assert by_copy.runs_copy and not by_graph.runs_copy
-    rng = np.random.default_rng(3)
-    photos = [
-        *load_test_images().images[:6],  # CIFAR-10: familiar
-        (rng.random((300, 400, 3)) * 255).astype(np.uint8),  # noise: unfamiliar
-        np.full((240, 320, 3), (20, 90, 200), np.uint8),  # one flat colour
-    ]
-    inputs = np.stack([by_copy.gate_input(photo) for photo in photos])
-    np.testing.assert_allclose(by_copy.likeness(inputs), by_graph.likeness(inputs), atol=1e-5)
-
-    path.write_bytes(b"not a model")  # damaged: the traced network answers, as without a copy
-    assert not GateRunner.load(shipped).runs_copy

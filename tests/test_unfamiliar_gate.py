@@ -11,6 +11,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from core.analysis import imagenet_gate
+from core.data.cifar10 import CACHE_ENV
+from core.serving import fast_start
 from core.serving.unfamiliar import HEADLINE, Flag, GateRunner
 from tests.page_tables import table_with
 
@@ -136,3 +138,30 @@ def test_trust_page_and_report_say_how_the_flag_was_chosen_and_what_it_costs(mon
     section = _unfamiliar_section(["vgg12"], REAL)
     assert "before any answer" in section
     assert f"{info['test']['flagged']:.1%} of CIFAR-10 test images flagged" in section
+
+
+def test_the_gates_fast_start_copy_flags_as_its_network_and_a_damaged_one_is_not_used(
+    runner, tmp_path, monkeypatch
+):
+    from core.store.samples import load_test_images
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(fast_start.FAST_START_ENV, "1")
+    rule = runner.gate
+    path, made = fast_start.build_gate(rule.model, rule.size)
+    assert made and path.is_file()
+    assert fast_start.build_gate(rule.model, rule.size) == (path, False)
+
+    by_copy, by_graph = GateRunner.load(REAL), runner  # the fixture's: copies are off in tests
+    assert by_copy.runs_copy and not by_graph.runs_copy
+    rng = np.random.default_rng(3)
+    photos = [
+        *load_test_images().images[:6],  # CIFAR-10: familiar
+        (rng.random((300, 400, 3)) * 255).astype(np.uint8),  # noise: unfamiliar
+        np.full((240, 320, 3), (20, 90, 200), np.uint8),  # one flat colour
+    ]
+    inputs = np.stack([by_copy.gate_input(photo) for photo in photos])
+    np.testing.assert_allclose(by_copy.likeness(inputs), by_graph.likeness(inputs), atol=1e-5)
+
+    path.write_bytes(b"not a model")  # damaged: GateRunner.load takes the traced network
+    assert fast_start.load_gate(rule.model, rule.size) is None
