@@ -299,14 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     except BlockingIOError:
         print("another process is making fast-start copies; nothing done")
         return 0
-    names = args.models or ready
-    steps = [(name, functools.partial(build, name, args.artifacts)) for name in names]
+    # (what, how to make its copy, why there is nothing to convert when there is not)
+    steps = [
+        (name, functools.partial(build, name, args.artifacts), "no Keras model file")
+        for name in args.models or ready
+    ]
     rule = _gate_rule(args.artifacts)
     if rule is not None:  # the unfamiliar-image gate's network, which every upload runs too
         what = f"unfamiliar-image gate ({rule.model}, {rule.size} px)"
-        steps.append((what, functools.partial(build_gate, rule.model, rule.size)))
+        make = functools.partial(build_gate, rule.model, rule.size)
+        steps.append((what, make, "its ImageNet weights are not installed"))
     failed = 0
-    for name, make in steps:
+    for name, make, nothing in steps:
         started = time.perf_counter()
         try:
             path, made = make()
@@ -316,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             continue
         if path is None:
-            print(f"{name}: no Keras model file (or weights file), nothing to convert")
+            print(f"{name}: {nothing}, nothing to convert")
         elif made:
             took = time.perf_counter() - started
             print(f"{name}: copy made in {took:.0f} s ({path.stat().st_size / 2**20:.1f} MiB)")
