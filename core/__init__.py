@@ -15,10 +15,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
+def _quietly(run) -> None:
+    """``run()`` with file descriptor 2 closed: TensorFlow's C++ start-up (absl, oneDNN, CUDA
+    probing: "E0000 ... cuInit" on a machine without a GPU) writes straight to it, which
+    neither TF_CPP_MIN_LOG_LEVEL nor Python's logging silences. (``core.io.quiet`` does the
+    same for the layers; the package root imports no layer.)"""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        run()
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
-    """Makes TensorFlow's first import, and its device probe, quiet, whenever a command first
-    needs it: commands that never do (``core.serve``'s launcher, a refused argument) start in
-    a second, not six, and do not hold its 700 MiB."""
+    """Makes TensorFlow's first import, and its device probe, quiet (``_quietly``), whenever a
+    command first needs it: commands that never do (``core.serve``'s launcher, a refused
+    argument) start in a second, not six, and do not hold its 700 MiB."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "tensorflow":
@@ -30,14 +46,7 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
         load = spec.loader.exec_module
 
         def exec_module(module) -> None:
-            from core.io.quiet import stderr_closed
-
-            # TensorFlow's C++ start-up (absl, oneDNN, CUDA probing: "E0000 ... cuInit" without
-            # a GPU) writes straight to fd 2, past TF_CPP_MIN_LOG_LEVEL and Python's logging.
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-            with stderr_closed():
-                load(module)
-                module.config.list_physical_devices()
+            _quietly(lambda: (load(module), module.config.list_physical_devices()))
             import absl.logging
 
             absl.logging.set_verbosity(absl.logging.ERROR)
