@@ -113,18 +113,31 @@ class FastCopy:
         return self._interpreter.get_tensor(self._output)
 
 
-def load(name: str, root: str | os.PathLike | None = None) -> FastCopy | None:
-    """Artifact ``name``'s fast-start copy, if one was made from its current model file (and
-    ``$CIFAR10_STUDIO_FAST_START`` is not 0)."""
-    if not enabled():
-        return None
-    path = copy_path(name, root)
+def _open(path: Path | None) -> FastCopy | None:
+    """The copy at ``path``, or None: none made, no LiteRT, or a damaged file (then TensorFlow
+    answers, as without copies)."""
     if path is None or not path.is_file():
         return None
     try:
         return FastCopy(path)
-    except (ImportError, ValueError, RuntimeError):  # no LiteRT, or a damaged file: Keras serves
+    except (ImportError, ValueError, RuntimeError):
         return None
+
+
+def _tflite(model) -> bytes:
+    """``model`` (Keras) converted to a TensorFlow Lite flatbuffer, through a SavedModel."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory(prefix="fast-start-") as work:
+        exported = Path(work) / "saved_model"
+        model.export(str(exported), format="tf_saved_model", verbose=False)
+        return tf.lite.TFLiteConverter.from_saved_model(str(exported)).convert()
+
+
+def load(name: str, root: str | os.PathLike | None = None) -> FastCopy | None:
+    """Artifact ``name``'s fast-start copy, if one was made from its current model file (and
+    ``$CIFAR10_STUDIO_FAST_START`` is not 0)."""
+    return _open(copy_path(name, root)) if enabled() else None
 
 
 def build(name: str, root: str | os.PathLike | None = None) -> tuple[Path | None, bool]:
@@ -136,29 +149,15 @@ def build(name: str, root: str | os.PathLike | None = None) -> tuple[Path | None
     path = copy_path(name, root)
     if path is None or path.is_file():
         return path, False
-    import tensorflow as tf
-
-    model = artifacts.Artifact(name, root).load_model()
+    content = _tflite(artifacts.Artifact(name, root).load_model())
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="fast-start-") as work:
-        exported = Path(work) / "saved_model"
-        model.export(str(exported), format="tf_saved_model", verbose=False)
-        content = tf.lite.TFLiteConverter.from_saved_model(str(exported)).convert()
     write_bytes(path, content)
     return path, True
 
 
 def load_gate(gate: str, size: int) -> FastCopy | None:
     """The gate network's copy (``build_gate``), if made (and copies are not turned off)."""
-    if not enabled():
-        return None
-    path = gate_copy_path(gate, size)
-    if path is None or not path.is_file():
-        return None
-    try:
-        return FastCopy(path)
-    except (ImportError, ValueError, RuntimeError):  # no LiteRT, or a damaged file: TensorFlow
-        return None
+    return _open(gate_copy_path(gate, size)) if enabled() else None
 
 
 # The copy must give the network's probabilities to this much (LiteRT's float32 kernels differ
@@ -173,16 +172,12 @@ def build_gate(gate: str, size: int) -> tuple[Path | None, bool]:
     path = gate_copy_path(gate, size)
     if path is None or path.is_file():
         return path, False
-    import tensorflow as tf
-
     from core.analysis.imagenet_gate import build_gate as build_network
 
     network = build_network(gate, size)
+    content = _tflite(network)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fast-start-") as work:
-        exported = Path(work) / "saved_model"
-        network.export(str(exported), format="tf_saved_model", verbose=False)
-        content = tf.lite.TFLiteConverter.from_saved_model(str(exported)).convert()
         draft = Path(work) / "gate.tflite"
         draft.write_bytes(content)
         probe = np.random.default_rng(0).random((2, size, size, 3), dtype=np.float32)
