@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import batch, common, unfamiliar
+from ui import answer_bars, batch, common, unfamiliar
 from ui.api import (
     CLASS_NAMES,
     MAX_BYTES,
@@ -160,8 +160,8 @@ with answers_area.container():
             for col in cards.columns(CARDS_PER_ROW)
         ]
         _warming_cards(slots[len(models) :], warming_up, i)
-        # Native progress bars, not Plotly: a Plotly chart costs the browser 0.3-0.6 s per upload
-        # (and ~3 s the first time it loads plotly.js), which alone breaks the one-second target.
+        # HTML bars, not Plotly: a Plotly chart costs the browser 0.3-0.6 s per upload (and ~3 s
+        # the first time it loads plotly.js), which alone breaks the half-second target.
         # Short labels in the cards (a full title wrapped over three lines), the title as tooltip.
         for col, model in zip(slots, models, strict=False):
             box = col.container(border=True, key=f"pred_{i}_{model}")
@@ -169,8 +169,7 @@ with answers_area.container():
             if flagged:  # played down: a guess, not an answer
                 head = f"{short_label(model)}: *guess* {res.top1[model]}"  # grey text fails AA
             box.markdown(head, help=common.title(model))
-            for cls, prob in res.top[model]:
-                box.progress(min(max(prob, 0.0), 1.0), text=f"{cls} · {prob:.1%}")
+            box.html(answer_bars.top_k_html(res.top[model]))
             sure = abstain.confidence(res.probs[model], common.temperature(model))
             if sure < abstain_below:
                 box.markdown(

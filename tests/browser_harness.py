@@ -213,7 +213,7 @@ def upload(page, files: list[Path], timeout_ms: int = 120_000) -> None:
 # Whether every model's result box ("<short label>: <class>" over its bars) is drawn.
 ANSWERS_SHOWN_JS = """(labels) => labels.every(label =>
     [...document.querySelectorAll('[class*="st-key-pred_"]')].some(box =>
-        box.innerText.includes(label + ": ") && box.querySelector('[data-testid="stProgress"]')))"""
+        box.innerText.includes(label + ": ") && box.querySelector('.studio-answer')))"""
 
 
 def wait_for_predictions(page, labels: list[str], timeout_ms: int = 120_000) -> None:

@@ -22,6 +22,7 @@ from core.store import artifacts
 from core.store.samples import encode, load_test_images, read_samples
 from core.training import jobs, runspec
 from tests.conftest import FAKE_MODELS
+from tests.live_answers import answer_rows
 from tests.page_tables import table_with
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +184,7 @@ def test_live_gives_each_shipped_models_stored_answer_for_a_shipped_test_image(
     # views), about 80 s on 2 busy cores.
     upload.run(timeout=240)
     _ok(at)
-    bars = [bar.proto.text for bar in at.get("progress")]
+    bars = answer_rows(at)
     assert len(bars) == 3 * len(shipped)  # top-3 per model, models in registry order
     for i, (name, title) in enumerate(shipped.items()):
         probs = _shipped_predictions(name)["probs"][row]
@@ -191,9 +192,9 @@ def test_live_gives_each_shipped_models_stored_answer_for_a_shipped_test_image(
         # The card names the model by its short label, the full title in its tooltip.
         card = f"**{short_label(name)}**: {CLASS_NAMES[top]}"
         assert [m.proto.help for m in at.markdown if m.value == card] == [title]
-        cls, percent = bars[3 * i].split(" · ")
-        assert cls == CLASS_NAMES[top]
-        assert float(percent.rstrip("%")) == pytest.approx(100 * probs[top], abs=0.051)
+        assert bars[3 * i].cls == CLASS_NAMES[top]
+        assert bars[3 * i].percent == pytest.approx(100 * probs[top], abs=0.051)
+        assert bars[3 * i].width == pytest.approx(100 * probs[top], abs=0.051)
 
 
 def test_train_page_lists_every_model_with_its_artifact_state(shipped, monkeypatch):
@@ -311,13 +312,13 @@ def test_live_classifies_good_uploads_and_reports_bad_ones(fake_root, monkeypatc
     # The batch's table first (core.serving.batch), then a card per image.
     assert [h.value for h in at.subheader] == ["All 3 images", "red.png", "blue.png"]
     # Top-3 bars per model and image, each labelled with its class and probability.
-    bars = at.get("progress")
+    bars = answer_rows(at)
     assert len(bars) == 2 * 3 * len(FAKE_MODELS)
-    values = [bar.proto.value for bar in bars]
+    values = [bar.width for bar in bars]
     assert all(0 <= v <= 100 for v in values)
     for start in range(0, len(values), 3):
         assert values[start] >= values[start + 1] >= values[start + 2]
-    assert all("%" in bar.proto.text for bar in bars)
+    assert all(bar.width == pytest.approx(bar.percent, abs=0.051) for bar in bars)
 
 
 def test_a_dashboard_run_leaves_keras_state_alone(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from core.data.cifar10 import CLASS_NAMES
 from core.store import artifacts
 from core.store.samples import load_test_images
 from tests.conftest import FAKE_MODELS
+from tests.live_answers import answer_rows
 from tests.page_tables import table_with
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,7 +214,7 @@ def test_live_page_marks_answers_below_the_abstain_slider_not_sure(fake_root, mo
     unsure = [m.value for m in at.markdown if "**not sure**" in m.value]
     assert len(unsure) == len(FAKE_MODELS), "every confidence is below 100%"
     assert all(text.endswith("< 100%)") for text in unsure)
-    assert len(at.get("progress")) == 3 * len(FAKE_MODELS), "the answers stay shown"
+    assert len(answer_rows(at)) == 3 * len(FAKE_MODELS), "the answers stay shown"
     at.slider(key="live_abstain").set_value(0.0).run()
     _ok(at)
     assert not [m for m in at.markdown if "**not sure**" in m.value], "0 turns it off"

@@ -48,7 +48,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 ANSWERS_JS = """() => Object.fromEntries(
     [...document.querySelectorAll('[class*="st-key-pred_"]')].map(box => [
         (box.querySelector('[data-testid="stMarkdownContainer"]')?.innerText ?? '').trim(),
-        [...box.querySelectorAll('[data-testid="stProgress"]')].map(bar => bar.innerText.trim()),
+        [...box.querySelectorAll('.studio-answer')].map(row => row.innerText.trim()),
     ]))"""
 
 

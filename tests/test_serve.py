@@ -36,7 +36,7 @@ LABEL = short_label(MODEL)
 UPLOAD = "/_stcore/upload_file/"
 BOXES_JS = """(names) => names.every(name => [...document.querySelectorAll('h3')]
     .some(h => h.innerText.includes(name)))
-    && document.querySelectorAll('[class*="st-key-pred_"] [data-testid="stProgress"]').length
+    && document.querySelectorAll('[class*="st-key-pred_"] .studio-answer').length
        >= names.length"""
 
 
