@@ -40,7 +40,7 @@ from tests.browser_harness import (  # noqa: E402
 
 # The labels of the result boxes that show an answer (a progress bar under "<label>: <class>").
 ANSWERED_JS = """() => [...document.querySelectorAll('[class*="st-key-pred_"]')]
-    .filter(box => box.querySelector('[data-testid="stProgress"]'))
+    .filter(box => box.querySelector('.studio-answer'))
     .map(box => box.innerText.split(':')[0].trim())"""
 
 

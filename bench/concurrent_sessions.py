@@ -65,7 +65,7 @@ ANSWERED = """([name, titles]) => new Promise(resolve => {
     if (!headings.includes(name)) return false;
     const boxes = [...document.querySelectorAll('[class*="st-key-pred_"]')];
     return titles.every(t => boxes.some(b => b.innerText.includes(t + ': ')
-      && b.querySelector('[data-testid="stProgress"]')));
+      && b.querySelector('.studio-answer')));
   };
   if (done()) return resolve(true);
   const observer = new MutationObserver(() => {
