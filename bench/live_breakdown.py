@@ -5,7 +5,9 @@
 Warms the models as the dashboard does (``core.serving.warming``: fast-start copies where they
 answer faster), then times one 800x600 JPEG, the Live page's path: each model's graph on the
 image's 32x32 input, the ImageNet gate on its own input, and ``classify_files`` through the
-shared predictor (decoding, every model, the gate). Prints medians in milliseconds.
+shared predictor (decoding, every model, the gate). Prints medians in milliseconds, then the
+process's resident memory once warm (every model and Grad-CAM graph loaded, copies kept where
+they answer).
 """
 
 import argparse
@@ -57,7 +59,9 @@ def main() -> None:
             continue
         ms = median_ms(lambda n=name: predictor.predict_one(n, x), args.repeats)
         total += ms
-        how = "fast-start copy" if predictor.answers_with_copy(name) else "traced graph"
+        how = "traced graph"
+        if predictor.answers_with_copy(name):
+            how = f"fast-start copy in {predictor.runtime(name)}"
         print(f"{name:30s} {ms:7.1f} ms  ({how})")
     if predictor.gate is not None:
         gate_x = predictor.gate.gate_input(photo)[None]
@@ -68,6 +72,8 @@ def main() -> None:
     print(f"{'sum of the above':30s} {total:7.1f} ms")
     ms = median_ms(lambda: classify_files(shared, upload, 3), args.repeats)
     print(f"{'classify_files, whole upload':30s} {ms:7.1f} ms")
+    resident = Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]
+    print(f"{'resident memory, warm':30s} {int(resident) / 2**20:7.2f} GiB")
     os._exit(0)  # the warm-up's background builders need not finish
 
 

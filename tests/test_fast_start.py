@@ -93,6 +93,40 @@ def test_one_copy_per_model_file_which_the_command_does_not_make_twice(root, tmp
     assert fast_start.load("custom", root) is None
 
 
+def test_the_copy_runs_in_openvino_with_litert_s_answers_and_falls_back_to_litert(
+    root, check_images, monkeypatch
+):
+    path, _ = fast_start.build("custom", root)
+    ir = fast_start.openvino_path(path)
+    assert ir.is_file() and ir.with_suffix(".bin").is_file()
+    batch = scale(check_images)
+    copy = fast_start.FastCopy(path)
+    assert copy.runtime == "OpenVINO"
+    answer = copy(batch)
+    assert answer is not copy(batch), "each call its own array, not the request's buffer"
+    np.testing.assert_allclose(
+        answer, Artifact("custom", root).predictions()["probs"][:2], atol=1e-4
+    )
+    monkeypatch.setenv(fast_start.OPENVINO_ENV, "0")
+    litert = fast_start.FastCopy(path)
+    assert litert.runtime == "LiteRT"
+    np.testing.assert_allclose(answer, litert(batch), atol=1e-5)
+    monkeypatch.delenv(fast_start.OPENVINO_ENV)
+    ir.write_text("<net")  # damaged: LiteRT answers
+    damaged = fast_start.FastCopy(path)
+    assert damaged.runtime == "LiteRT"
+    np.testing.assert_allclose(damaged(batch), litert(batch))
+
+
+def test_a_copy_made_before_openvino_gets_its_openvino_form_and_keeps_its_tflite(root):
+    path, _ = fast_start.build("custom", root)
+    tflite = path.read_bytes()
+    fast_start.openvino_path(path).unlink()
+    assert fast_start.build("custom", root) == (path, True)
+    assert fast_start.openvino_path(path).is_file() and path.read_bytes() == tflite
+    assert fast_start.build("custom", root) == (path, False)
+
+
 def test_a_fresh_server_answers_with_the_copy_before_the_keras_model_is_loaded(
     root, check_images, monkeypatch
 ):
@@ -115,6 +149,7 @@ def test_a_fresh_server_answers_with_the_copy_before_the_keras_model_is_loaded(
         # The Keras model is there for Grad-CAM; the copy goes on answering.
         assert not isinstance(shared.models["custom"], fast_start.FastCopy)
         assert shared.predictor.answers_with_copy("custom")
+        assert shared.predictor.runtime("custom") == "OpenVINO"
         np.testing.assert_allclose(shared.predict_each(scale(check_images))["custom"], by_copy)
         assert shared.gradcam("custom", check_images, 0).shape == (2, 32, 32)
     finally:

@@ -128,8 +128,9 @@ class Predictor:
         if name in self.fast and not judged and self._copy_is_faster(name, graph):
             # The checked copy, made from this very file, goes on answering; the model is for
             # Grad-CAM. Small models pay TensorFlow's per-call overhead: custom's and Lite0's
-            # copies answered 5-10x faster here, Model 2's, VGG16's and ResNet50's within 25%
-            # of their graphs (bench/README.md), ResNet50's holding 660 MB of its own.
+            # copies answered 5-10x faster here. In LiteRT, Model 2's, VGG16's and ResNet50's
+            # came within 25% of their graphs (ResNet50's holding 660 MB of its own); in
+            # OpenVINO they answer 1.3-1.7x as fast (bench/README.md).
             self.models[name] = model
         else:
             self._answer_with(name, graph, model)
@@ -171,6 +172,12 @@ class Predictor:
     def answers_with_copy(self, name: str) -> bool:
         """Whether ``name``'s predictions come from its fast-start copy."""
         return getattr(self._graphs.get(name), "fast_start", False)
+
+    def runtime(self, name: str) -> str:
+        """What runs ``name``'s predictions: its fast-start copy's runtime ("OpenVINO" or
+        "LiteRT"), else "TensorFlow"."""
+        graph = self._graphs.get(name)
+        return graph.runtime if getattr(graph, "fast_start", False) else "TensorFlow"
 
     def withdraw(self, name: str) -> None:
         """Stop answering with ``name`` (its fast-start copy, when its Keras model failed)."""
