@@ -107,7 +107,7 @@ class FastCopy:
     [0, 1] -> (N, 10) probabilities. Not thread-safe: the predictor calls it under its lock.
 
     It runs in OpenVINO where its OpenVINO form was made (``build``): ResNet50's six views
-    and VGG16 answered 1.5x as fast as in LiteRT and 1.3x as fast as in TensorFlow here
+    and VGG16 answered 1.5x as fast as in LiteRT and 1.3-1.4x as fast as in TensorFlow here
     (bench/README.md). Else, or if that form does not open, in LiteRT.
     """
 
