@@ -33,6 +33,7 @@ from tests.browser_harness import (  # noqa: E402
     CHROMIUM_ARGS,
     streamlit_server,
     time_upload,
+    wait_ready_file,
     wait_rendered,
 )
 
@@ -60,7 +61,7 @@ def main() -> None:
                         image = tmp / f"upload{i}.jpg"
                         Image.new("RGB", (800, 600), (40 * i, 120, 200 - 30 * i)).save(image)
                         if i == 1:
-                            _wait_for(ready_file)
+                            wait_ready_file(ready_file)
                         seconds = time_upload(page, url, image, ready, args.settle)
                         if i == 0:
                             cold = seconds
@@ -78,14 +79,6 @@ def main() -> None:
         f"upload -> predictions shown, warm: median {statistics.median(upload_to_result):.2f} s "
         f"(runs: {', '.join(f'{t:.2f}' for t in upload_to_result)})"
     )
-
-
-def _wait_for(ready_file: Path, timeout_s: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ready_file.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the server did not finish its warm-up in {timeout_s:.0f} s")
-        time.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -225,6 +225,17 @@ def wait_for_predictions(page, labels: list[str], timeout_ms: int = 120_000) -> 
     page.wait_for_function(ANSWERS_SHOWN_JS, arg=labels, polling="raf", timeout=timeout_ms)
 
 
+def wait_ready_file(ready_file: Path, timeout_s: float = 300.0) -> None:
+    """Wait until a server started with ``core.serving.readiness.READY_FILE_ENV`` = ``ready_file``
+    has ended its warm-up (every Keras model loaded, Grad-CAM graphs traced): the fast-start
+    copies answer within seconds, while that work goes on in the background for half a minute."""
+    deadline = time.monotonic() + timeout_s
+    while not Path(ready_file).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server did not finish its warm-up in {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
 def time_upload(page, url: str, image: Path, models: list[str], settle: float) -> float:
     """Seconds from uploading ``image`` on a freshly opened Live page to every answer shown.
 
