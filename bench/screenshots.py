@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.models.registry import REGISTRY  # noqa: E402
 from core.reporting.palette import short_label  # noqa: E402
+from core.serving.readiness import READY_FILE_ENV  # noqa: E402
 from core.store import artifacts  # noqa: E402
 from tests.browser_harness import (  # noqa: E402
     CHROMIUM,
@@ -35,6 +36,7 @@ from tests.browser_harness import (  # noqa: E402
     streamlit_server,
     upload,
     wait_for_predictions,
+    wait_ready_file,
     wait_rendered,
 )
 
@@ -125,11 +127,18 @@ def main() -> int:
     timeout_ms = int(args.timeout * 1000)
     showing, taken = artifacts_shown(), []
     with (
-        streamlit_server() as (url, _),
-        sync_playwright() as p,
         tempfile.TemporaryDirectory() as tmp,
+        streamlit_server({READY_FILE_ENV: str(Path(tmp) / "ready.json")}) as (url, _),
+        sync_playwright() as p,
     ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # The first page starts the models' warm-up; the pages are taken once it has ended, so
+        # the Live page shows its heatmaps and unfamiliar-image check, not "still loading" notes.
+        first = browser.new_page()
+        first.goto(url)
+        wait_rendered(first, timeout_ms)
+        wait_ready_file(Path(tmp) / "ready.json", args.timeout)
+        first.close()
         for width, height in sizes:
             page = browser.new_page(viewport={"width": width, "height": height})
             for path, _heading in PAGES.values():
