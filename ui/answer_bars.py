@@ -3,8 +3,8 @@ bar.
 
 Streamlit's own ``st.progress`` drew the same, one element per class: with six models and three
 classes each, the 18 bars cost about 0.05 s of an upload's 0.5 s target, Chromium and the server
-sharing 2 cores (bench/README.md). The text carries the answer, so the bars are hidden from screen readers;
-their colours follow the theme's text colour (ui/style.css).
+sharing 2 cores (bench/README.md). The text carries the answer, so the bars are hidden from
+screen readers; their colours follow the theme's text colour (ui/style.css).
 """
 
 from __future__ import annotations
